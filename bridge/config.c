@@ -166,12 +166,10 @@ static int fail(struct parse_ctx *pc, const config_setting_t *s, const char *fmt
 	__attribute__((format(printf, 3, 4)));
 static int fail(struct parse_ctx *pc, const config_setting_t *s, const char *fmt, ...)
 {
-	const char *file = s && config_setting_source_file(s) ?
-		config_setting_source_file(s) : pc->name;
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfail(pc, file, s ? (int)config_setting_source_line(s) : 0, fmt, ap);
+	vfail(pc, pc->name, s ? (int)config_setting_source_line(s) : 0, fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -200,7 +198,8 @@ static const char *first_at(int line, char buf[32])
 }
 
 /*
- * Work around two libconfig 1.5 faults before handing it the text:
+ * Work around libconfig 1.5 faults before handing it the text (and refuse
+ * @include, see below):
  *  - an integer literal without an L suffix is read into 32 bits and larger
  *    ones are silently truncated (size = 5368709120 would become 1 GiB);
  *  - a string token met where the grammar does not allow one (a syntax
@@ -247,8 +246,13 @@ static int prescan_text(struct parse_ctx *pc, const char *text)
 			p++;
 			continue;
 		}
-		if (*p == '#' || *p == '@' || (p[0] == '/' && p[1] == '/')) {
-			/* comment, or an @include line */
+		if (*p == '@')
+			/* libconfig's scanner exit()s on an @include of a directory,
+			 * and included text would escape this scan: one file only. */
+			return fail_line(pc, line, strncmp(p, "@include", 8) == 0 ?
+					 "@include is not supported: keep the config in one file" :
+					 "syntax error");
+		if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
 			while (*p && *p != '\n')
 				p++;
 			continue;
@@ -1259,13 +1263,13 @@ static int top_log_level(struct parse_ctx *pc, const config_setting_t *s, void *
 
 static int top_ctl_socket(struct parse_ctx *pc, const config_setting_t *s, void *obj)
 {
-	struct sockaddr_un sun;
+	const size_t max = sizeof(((struct sockaddr_un *)0)->sun_path) - 1;
 
 	if (get_path(pc, s, &pc->cfg->ctl_socket))
 		return -1;
-	if (strlen(pc->cfg->ctl_socket) >= sizeof(sun.sun_path))
+	if (strlen(pc->cfg->ctl_socket) > max)
 		return fail(pc, s, "ctl_socket '%s' is longer than a Unix socket path may be "
-			    "(%zu bytes)", pc->cfg->ctl_socket, sizeof(sun.sun_path) - 1);
+			    "(%zu bytes)", pc->cfg->ctl_socket, max);
 	return 0;
 }
 
@@ -1454,11 +1458,7 @@ int nvb_config_parse(const char *text, const char *name, struct nvb_config **out
 	if (!dir)
 		return fail(&pc, NULL, "cannot resolve the config directory: %s", strerror(errno));
 	config_init(&lc);
-	config_set_include_dir(&lc, dir);       /* @include "x" is relative to the file */
 	if (!config_read_string(&lc, text)) {
-		/* An error inside an @include names that file. */
-		if (config_error_file(&lc))
-			pc.name = config_error_file(&lc);
 		rc = fail_line(&pc, config_error_line(&lc), "%s", config_error_text(&lc));
 	} else {
 		rc = parse_tree(&lc, name, dir, out, err, errlen);

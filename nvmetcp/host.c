@@ -334,7 +334,8 @@ static int parse_uuid(const char *s, uint8_t out[16])
 			continue;
 		if (!isxdigit((unsigned char)*s))
 			return -1;
-		int v = isdigit((unsigned char)*s) ? *s - '0' : (tolower((unsigned char)*s) - 'a' + 10);
+		int ch = tolower((unsigned char)*s);
+		int v = isdigit(ch) ? ch - '0' : ch - 'a' + 10;
 		out[n / 2] = (uint8_t)((n & 1) ? (out[n / 2] | v) : (v << 4));
 		n++;
 	}
@@ -433,7 +434,8 @@ static int queue_open(struct nvmeh_ctrl *c, uint16_t qid, unsigned depth, char *
 	r = nvmeh_icreq_exchange(fd, o->hdgst, o->ddgst, deadline, &rsp, &fes, &fei);
 	if (r == -ECONNABORTED) {
 		close(fd);
-		return nvmeh_set_err(err, errlen, r, "ICReq (queue %u) terminated by target: %s (FEI %u)",
+		return nvmeh_set_err(err, errlen, r,
+				     "ICReq (queue %u) terminated by target: %s (FEI %u)",
 				     qid, nvmetcp_fes_name(fes), fei);
 	}
 	if (r < 0) {
@@ -490,7 +492,9 @@ static int fabrics_connect(struct nvmeh_ctrl *c, struct nvmeh_queue *q, unsigned
 	cmd.fctype = nvme_fabrics_type_connect;
 	cmd.recfmt = 0;
 	cmd.qid = htole16(q->qid);
-	cmd.sqsize = htole16((uint16_t)(depth - 1));
+	/* NVMe-oF 1.1 §3.3: SQSIZE is 0's based and a queue has at least two
+	 * entries, so depth 1 still asks for 2. */
+	cmd.sqsize = htole16((uint16_t)((depth < 2 ? 2 : depth) - 1));
 	cmd.cattr = c->opts.disable_sqflow ? 1u << 2 : 0;
 	cmd.kato = htole32(q->qid == 0 ? c->opts.kato_ms : 0);
 
@@ -503,9 +507,10 @@ static int fabrics_connect(struct nvmeh_ctrl *c, struct nvmeh_queue *q, unsigned
 		uint32_t res = le32toh(cqe.result.u32);
 
 		return nvmeh_set_err(err, errlen, r,
-				     "Connect (queue %u) to %s refused: status 0x%03x (sct 0x%x sc 0x%02x: %s)%s",
-				     q->qid, c->subnqn, r & 0x7ff, NVB_STATUS_SCT(r), NVB_STATUS_SC(r),
-				     nvmeh_status_name(r),
+				     "Connect (queue %u) to %s refused: status 0x%03x "
+				     "(sct 0x%x sc 0x%02x: %s)%s",
+				     q->qid, c->subnqn, r & 0x7ff, NVB_STATUS_SCT(r),
+				     NVB_STATUS_SC(r), nvmeh_status_name(r),
 				     NVB_STATUS_SCT(r) == 1 && NVB_STATUS_SC(r) == 0x82 ?
 				     (res >> 16 ? " [data field]" : " [command field]") : "");
 	}
@@ -528,7 +533,8 @@ static int enable_ctrl(struct nvmeh_ctrl *c, char *err, size_t errlen)
 	if (!r)
 		r = nvmeh_prop_get(c, NVME_REG_VS, 4, &vs);
 	if (r)
-		return nvmeh_set_err(err, errlen, r, "Property Get CAP/VS: %s", nvmeh_status_name(r));
+		return nvmeh_set_err(err, errlen, r, "Property Get CAP/VS: %s",
+				     nvmeh_status_name(r));
 	c->info.cap = cap;
 	c->info.vs = (uint32_t)vs;
 	r = nvmeh_prop_set(c, NVME_REG_CC, 4, cc);
@@ -543,11 +549,13 @@ static int enable_ctrl(struct nvmeh_ctrl *c, char *err, size_t errlen)
 			return nvmeh_set_err(err, errlen, r, "Property Get CSTS: %s",
 					     nvmeh_status_name(r));
 		if (csts & 2)
-			return nvmeh_set_err(err, errlen, -EIO, "controller fatal status (CSTS.CFS)");
+			return nvmeh_set_err(err, errlen, -EIO,
+					     "controller fatal status (CSTS.CFS)");
 		if (csts & 1)
 			return 0;
 		if (nvmeh_now_ns() > deadline)
-			return nvmeh_set_err(err, errlen, -ETIMEDOUT, "CSTS.RDY not set within CAP.TO");
+			return nvmeh_set_err(err, errlen, -ETIMEDOUT,
+					     "CSTS.RDY not set within CAP.TO");
 		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
 	}
 }
@@ -564,7 +572,8 @@ static int identify_ctrl(struct nvmeh_ctrl *c, char *err, size_t errlen)
 		return nvmeh_set_err(err, errlen, -ENOMEM, "out of memory");
 	r = nvmeh_identify(c, NVME_IDENTIFY_CNS_CTRL, 0, c->id);
 	if (r)
-		return nvmeh_set_err(err, errlen, r, "Identify Controller: %s", nvmeh_status_name(r));
+		return nvmeh_set_err(err, errlen, r, "Identify Controller: %s",
+				     nvmeh_status_name(r));
 	c->info.id = c->id;
 	if (c->id->mdts && c->id->mdts + 12u + mpsmin < 31)
 		c->info.max_xfer = (1u << c->id->mdts) * (4096u << mpsmin);

@@ -49,7 +49,8 @@ struct nvmeh_opts {
 	const char *traddr;             /* IPv4 or IPv6 address (or host name) */
 	const char *trsvcid;            /* TCP port; NULL: "4420" */
 	const char *subnqn;             /* subsystem NQN (or NVB_DISCOVERY_NQN) */
-	const char *hostnqn;            /* NULL: /etc/nvme/hostnqn if present, else NVMEH_TEST_HOSTNQN */
+	const char *hostnqn;            /* NULL: /etc/nvme/hostnqn if present,
+					 * else NVMEH_TEST_HOSTNQN */
 	uint8_t hostid[16];             /* all zero: /etc/nvme/hostid, else derived from hostnqn */
 	unsigned nr_io_queues;          /* 0: admin queue only */
 	unsigned queue_depth;           /* per I/O queue (clamped to CAP.MQES + 1) */
@@ -128,8 +129,10 @@ int nvmeh_submitv(struct nvmeh_ctrl *ctrl, unsigned qid, const struct nvb_sqe *s
  * Send queued PDUs (commands, H2CData for R2Ts) and process what arrives,
  * calling callbacks, until at least min_completions commands completed
  * during this call (or none is outstanding), or timeout_ms passed
- * (-1: no limit, 0: only what is ready now). Returns the number of
- * completions, or -errno when the queue failed.
+ * (-1: no limit, 0: only what is ready now). min_completions 0 just
+ * processes what is ready (and so notices a connection the target
+ * dropped). Returns the number of completions, or -errno when the queue
+ * failed (its callbacks got the same error).
  */
 int nvmeh_poll(struct nvmeh_ctrl *ctrl, unsigned qid, unsigned min_completions,
 	       int timeout_ms);

@@ -38,11 +38,17 @@ void nvmeh_ka_tick(struct nvmeh_ctrl *c)
 	struct nvb_sqe sqe = { .opcode = nvme_admin_keep_alive };
 	int64_t now;
 
-	if (!c->opts.kato_ms || c->ka_inflight)
+	if (!c->opts.kato_ms)
 		return;
 	now = nvmeh_now_ns();
 	if (now < c->ka_next_ns)
 		return;
+	if (c->ka_inflight) {
+		/* The last one is still unanswered: look again later rather
+		 * than pile them up (or spin). */
+		c->ka_next_ns = now + (int64_t)c->opts.kato_ms * 500000;
+		return;
+	}
 	if (nvmeh_q_submit(c->queues[0], &sqe, NULL, 0, NVB_XFER_NONE, false, ka_done, c) >= 0) {
 		c->ka_inflight = true;
 		c->ka_next_ns = now + (int64_t)c->opts.kato_ms * 500000;
@@ -418,7 +424,8 @@ int nvmeh_get_discovery_log(struct nvmeh_ctrl *c, struct nvmf_discovery_log **lo
 		}
 		r = nvmeh_get_log_page(c, NVME_LOG_LID_DISCOVER, 0, 0, 0, all, size);
 		if (!r)
-			r = nvmeh_get_log_page(c, NVME_LOG_LID_DISCOVER, 0, 0, 0, hdr, sizeof(*hdr));
+			r = nvmeh_get_log_page(c, NVME_LOG_LID_DISCOVER, 0, 0, 0, hdr,
+					       sizeof(*hdr));
 		if (r) {
 			free(all);
 			break;

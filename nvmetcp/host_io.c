@@ -37,6 +37,8 @@ int nvmeh_poll(struct nvmeh_ctrl *c, unsigned qid, unsigned min_completions, int
 		nvmeh_ka_tick(c);
 	start = q->ncompleted;
 	r = nvmeh_q_run(q, NULL, min_completions, nvmeh_deadline(timeout_ms));
+	if (q->err)
+		return q->err;  /* the callbacks were told too */
 	if (r < 0 && r != -ETIMEDOUT)
 		return r;
 	return (int)(q->ncompleted - start);

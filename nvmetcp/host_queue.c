@@ -249,7 +249,8 @@ static void tx_add_pdu(struct nvmeh_queue *q, struct nvmeh_req *r, uint32_t off,
 		first = n;
 		n += iov_slice(r->iov, r->iovcnt, off, len, &iov[n], NVMEH_MAX_IOV, &covered);
 		if (l.ddgst_len) {
-			uint32_t crc = nvmetcp_ddgst_update(NVB_CRC32C_INIT, &iov[first], n - first);
+			uint32_t crc = nvmetcp_ddgst_update(NVB_CRC32C_INIT, &iov[first],
+							    n - first);
 
 			nvmetcp_digest_put(r->tx_ddgst, nvb_crc32c_final(crc));
 			iov[n++] = (struct iovec){ r->tx_ddgst, NVMETCP_DIGEST_LEN };
@@ -400,16 +401,21 @@ static void rx_start(struct nvmeh_queue *q)
 	q->rreq = NULL;
 }
 
+/* Reject the PDU being received: H2CTermReq and queue failure. */
+static int rx_reject(struct nvmeh_queue *q, uint16_t fes, uint32_t fei)
+{
+	q_fatal(q, fes, fei, -EPROTO);
+	return -EPROTO;
+}
+
 static int rx_rsp_hdr(struct nvmeh_queue *q)
 {
 	struct nvmetcp_rsp *rsp = (struct nvmetcp_rsp *)q->rh.raw;
 	struct nvmeh_req *r = req_lookup(q, le16toh(rsp->cqe.cid));
 
-	if (!r) {
-		q_fatal(q, NVMETCP_FES_INVALID_HEADER, offsetof(struct nvmetcp_rsp, cqe.cid),
-			-EPROTO);
-		return -EPROTO;
-	}
+	if (!r)
+		return rx_reject(q, NVMETCP_FES_INVALID_HEADER,
+				 offsetof(struct nvmetcp_rsp, cqe.cid));
 	req_complete(q, r, le16toh(rsp->cqe.status) >> 1, &rsp->cqe);
 	return 0;
 }
@@ -420,21 +426,19 @@ static int rx_c2h_hdr(struct nvmeh_queue *q)
 	struct nvmetcp_data *d = (struct nvmetcp_data *)q->rh.raw;
 	struct nvmeh_req *r = req_lookup(q, le16toh(d->cccid));
 	uint32_t datao = le32toh(d->datao), datal = le32toh(d->datal);
-	uint16_t fes = NVMETCP_FES_INVALID_HEADER;
-	uint32_t fei = 0;
 
 	if (!r || r->dir != NVB_XFER_CTRL_TO_HOST)
-		fei = offsetof(struct nvmetcp_data, cccid);
-	else if (datal != q->rl.data_len)
-		fei = offsetof(struct nvmetcp_data, datal);
-	else if (datao != r->c2h_next)
-		fes = NVMETCP_FES_DATA_OUT_OF_RANGE, fei = offsetof(struct nvmetcp_data, datao);
-	else if ((uint64_t)datao + datal > r->len)
-		fes = NVMETCP_FES_DATA_OUT_OF_RANGE, fei = offsetof(struct nvmetcp_data, datal);
-	if (fei) {
-		q_fatal(q, fes, fei, -EPROTO);
-		return -EPROTO;
-	}
+		return rx_reject(q, NVMETCP_FES_INVALID_HEADER,
+				 offsetof(struct nvmetcp_data, cccid));
+	if (datal != q->rl.data_len)
+		return rx_reject(q, NVMETCP_FES_INVALID_HEADER,
+				 offsetof(struct nvmetcp_data, datal));
+	if (datao != r->c2h_next)
+		return rx_reject(q, NVMETCP_FES_DATA_OUT_OF_RANGE,
+				 offsetof(struct nvmetcp_data, datao));
+	if ((uint64_t)datao + datal > r->len)
+		return rx_reject(q, NVMETCP_FES_DATA_OUT_OF_RANGE,
+				 offsetof(struct nvmetcp_data, datal));
 	q->rreq = r;
 	q->rd_iov = r->iov;
 	q->rd_iovcnt = r->iovcnt;
@@ -462,19 +466,14 @@ static int rx_r2t_hdr(struct nvmeh_queue *q)
 	struct nvmetcp_r2t *t = (struct nvmetcp_r2t *)q->rh.raw;
 	struct nvmeh_req *r = req_lookup(q, le16toh(t->cccid));
 	uint32_t off = le32toh(t->r2to), len = le32toh(t->r2tl);
-	uint16_t fes = NVMETCP_FES_INVALID_HEADER;
-	uint32_t fei = 0;
 
 	if (!r || r->dir != NVB_XFER_HOST_TO_CTRL || r->incapsule)
-		fes = NVMETCP_FES_PDU_SEQUENCE, fei = offsetof(struct nvmetcp_r2t, cccid);
-	else if (r->r2t_active)
-		fes = NVMETCP_FES_R2T_LIMIT, fei = offsetof(struct nvmetcp_r2t, cccid);
-	else if (len == 0 || (uint64_t)off + len > r->len)
-		fes = NVMETCP_FES_DATA_OUT_OF_RANGE, fei = offsetof(struct nvmetcp_r2t, r2tl);
-	if (fei) {
-		q_fatal(q, fes, fei, -EPROTO);
-		return -EPROTO;
-	}
+		return rx_reject(q, NVMETCP_FES_PDU_SEQUENCE, offsetof(struct nvmetcp_r2t, cccid));
+	if (r->r2t_active)
+		return rx_reject(q, NVMETCP_FES_R2T_LIMIT, offsetof(struct nvmetcp_r2t, cccid));
+	if (len == 0 || (uint64_t)off + len > r->len)
+		return rx_reject(q, NVMETCP_FES_DATA_OUT_OF_RANGE,
+				 offsetof(struct nvmetcp_r2t, r2tl));
 	r->ttag = le16toh(t->ttag);
 	r->h2c_off = off;
 	r->h2c_end = off + len;
@@ -709,6 +708,10 @@ int nvmeh_q_run(struct nvmeh_queue *q, const bool *done, unsigned min, int64_t d
 {
 	uint64_t start = q->ncompleted;
 
+	/* Asked only for what is ready now: look at the socket even if the
+	 * last recv found it empty (this is how a dropped connection shows). */
+	if (!done && !min)
+		q->rx_ready = true;
 	for (;;) {
 		bool progress = false;
 		struct pollfd pfd;

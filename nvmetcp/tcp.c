@@ -111,6 +111,7 @@ static void reactor_tick(struct nvb_tick *t, uint64_t now_ms)
 /* ---- set-up ---- */
 
 static void queue_kill_msg(void *arg);
+static void req_complete(struct nvmet_req *req);
 
 /* nvmet_sq_ops.kill: from any thread; the queue lives until the message ran. */
 static void queue_kill(struct nvmet_sq *sq)
@@ -177,7 +178,7 @@ static void req_init(struct nvmetcp_queue *q, struct nvmetcp_req *r, uint16_t tt
 	r->state = NVMETCP_REQ_FREE;
 	r->req.sq = &q->sq;
 	r->req.iov = &r->iov;
-	r->req.complete = nvmetcp_req_complete;
+	r->req.complete = req_complete;
 	r->next = q->free_reqs;
 	q->free_reqs = r;
 }
@@ -240,7 +241,8 @@ void nvmetcp_queue_established(struct nvmetcp_queue *q)
 	timed_set(q, NVMETCP_CONNECT_TIMEOUT_MS);
 }
 
-void nvmetcp_queue_connected(struct nvmetcp_queue *q)
+/* Fabrics Connect succeeded: size the request pool, leave the timed list. */
+static void queue_connected(struct nvmetcp_queue *q)
 {
 	uint32_t n = q->sq.size;
 
@@ -358,7 +360,7 @@ static bool is_connect(const struct nvb_sqe *cmd)
 }
 
 /* req->complete: the core finished a command (on the queue's reactor). */
-void nvmetcp_req_complete(struct nvmet_req *req)
+static void req_complete(struct nvmet_req *req)
 {
 	struct nvmetcp_req *r = container_of(req, struct nvmetcp_req, req);
 	struct nvmetcp_queue *q = r->q;
@@ -375,7 +377,7 @@ void nvmetcp_req_complete(struct nvmet_req *req)
 	/* The core sets sq.size and sq.ctrl during a successful Connect. */
 	if (q->state == NVMETCP_Q_WAIT_CONNECT && is_connect(&req->cmd) &&
 	    (le16toh(req->rsp.status) >> 1 & 0x7ff) == 0 && q->sq.ctrl) {
-		nvmetcp_queue_connected(q);
+		queue_connected(q);
 		if (q->state == NVMETCP_Q_CLOSING) {
 			r->state = NVMETCP_REQ_DEAD;
 			return;

@@ -199,8 +199,6 @@ void nvmetcp_queue_accepted(int fd, struct nvb_port *port, struct nvb_reactor *r
 void nvmetcp_queue_close(struct nvmetcp_queue *q, const char *why);
 /* Tear down when nothing is in flight any more (posted, never re-entrant). */
 void nvmetcp_queue_maybe_teardown(struct nvmetcp_queue *q);
-/* Fabrics Connect succeeded: size the request pool, leave the timed list. */
-void nvmetcp_queue_connected(struct nvmetcp_queue *q);
 /* After the ICReq exchange: wait for Connect. */
 void nvmetcp_queue_established(struct nvmetcp_queue *q);
 struct nvmetcp_req *nvmetcp_req_get(struct nvmetcp_queue *q);
@@ -210,8 +208,6 @@ void nvmetcp_req_put(struct nvmetcp_req *r);
 void nvmetcp_req_execute(struct nvmetcp_req *r);
 /* Complete a command the transport rejects (status without executing). */
 void nvmetcp_req_reject(struct nvmetcp_req *r, nvb_status status);
-/* The core's req->complete. */
-void nvmetcp_req_complete(struct nvmet_req *req);
 /* A data buffer of len bytes for r (NULL when memory is exhausted). */
 void *nvmetcp_req_buf(struct nvmetcp_req *r, size_t len);
 
@@ -228,16 +224,9 @@ void nvmetcp_queues_cleanup(void);
 /* tcp_rx.c */
 void nvmetcp_rx_start(struct nvmetcp_queue *q);
 void nvmetcp_rx_resume(struct nvmetcp_queue *q);
-/* A fatal transport error (§3.6.2.5 / §7.4.x): C2HTermReq, then close.
- * `hdr` is the offending PDU header (hlen bytes) echoed to the host. */
-void nvmetcp_fatal(struct nvmetcp_queue *q, uint16_t fes, uint32_t fei,
-		   const void *hdr, uint32_t hlen);
-/* A command got its R2T slot: allocate its buffer and send the R2T. */
-void nvmetcp_r2t_start(struct nvmetcp_req *r);
 
 /* tcp_tx.c */
 void nvmetcp_tx_init(struct nvmetcp_queue *q);
-void nvmetcp_tx_queue(struct nvmetcp_queue *q, struct nvmetcp_tx *tx);
 void nvmetcp_send_icresp(struct nvmetcp_queue *q);
 void nvmetcp_send_r2t(struct nvmetcp_req *r);
 void nvmetcp_send_term(struct nvmetcp_queue *q, uint16_t fes, uint32_t fei,

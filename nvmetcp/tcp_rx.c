@@ -126,8 +126,10 @@ void nvmetcp_rx_resume(struct nvmetcp_queue *q)
 		rx_process(q);
 }
 
-void nvmetcp_fatal(struct nvmetcp_queue *q, uint16_t fes, uint32_t fei,
-		   const void *hdr, uint32_t hlen)
+/* A fatal transport error (§3.6.2.5): C2HTermReq echoing the offending
+ * header (hlen bytes), then close. */
+static void rx_fatal(struct nvmetcp_queue *q, uint16_t fes, uint32_t fei,
+		     const void *hdr, uint32_t hlen)
 {
 	char why[96];
 
@@ -140,21 +142,8 @@ void nvmetcp_fatal(struct nvmetcp_queue *q, uint16_t fes, uint32_t fei,
 
 /* ---- R2T flow (§3.6.2.10): a bounded number of commands receive data ---- */
 
-static void r2t_queue(struct nvmetcp_req *r)
-{
-	struct nvmetcp_queue *q = r->q;
-
-	if (q->r2t_active < NVMETCP_MAX_ACTIVE_R2T) {
-		nvmetcp_r2t_start(r);
-		return;
-	}
-	r->state = NVMETCP_REQ_R2T_WAIT;
-	r->next = NULL;
-	*q->r2t_wait_tail = r;
-	q->r2t_wait_tail = &r->next;
-}
-
-void nvmetcp_r2t_start(struct nvmetcp_req *r)
+/* A command got its R2T slot: take its buffer and send the R2T. */
+static void r2t_start(struct nvmetcp_req *r)
 {
 	if (!nvmetcp_req_buf(r, r->req.data_len)) {
 		nvmetcp_req_reject(r, NVB_INTERNAL_ERROR);
@@ -164,6 +153,20 @@ void nvmetcp_r2t_start(struct nvmetcp_req *r)
 	r->state = NVMETCP_REQ_R2T;
 	r->h2c_rcvd = 0;
 	nvmetcp_send_r2t(r);
+}
+
+static void r2t_queue(struct nvmetcp_req *r)
+{
+	struct nvmetcp_queue *q = r->q;
+
+	if (q->r2t_active < NVMETCP_MAX_ACTIVE_R2T) {
+		r2t_start(r);
+		return;
+	}
+	r->state = NVMETCP_REQ_R2T_WAIT;
+	r->next = NULL;
+	*q->r2t_wait_tail = r;
+	q->r2t_wait_tail = &r->next;
 }
 
 /* A command has all its data: let a waiting one have its R2T. */
@@ -177,7 +180,7 @@ static void r2t_finish(struct nvmetcp_queue *q)
 		if (!q->r2t_wait)
 			q->r2t_wait_tail = &q->r2t_wait;
 		r->next = NULL;
-		nvmetcp_r2t_start(r);
+		r2t_start(r);
 	}
 }
 
@@ -192,7 +195,7 @@ static int rx_icreq(struct nvmetcp_queue *q, const struct nvmetcp_hdr *h)
 
 	/* PFV 0, HPDA at most 31 (128-byte alignment). */
 	if (nvmetcp_icreq_check(ic, &fes, &fei) != 0) {
-		nvmetcp_fatal(q, fes, fei, h, sizeof(*ic));
+		rx_fatal(q, fes, fei, h, sizeof(*ic));
 		return -1;
 	}
 	q->tx_pda = nvmetcp_pda_bytes(ic->hpda);
@@ -294,7 +297,7 @@ static int rx_capsule_cmd(struct nvmetcp_queue *q, const struct nvmetcp_hdr *h)
 			return 1;
 		}
 		/* Every request is outstanding: the host broke flow control. */
-		nvmetcp_fatal(q, NVMETCP_FES_PDU_SEQUENCE, 0, h, h->hlen);
+		rx_fatal(q, NVMETCP_FES_PDU_SEQUENCE, 0, h, h->hlen);
 		return -1;
 	}
 	memcpy(&r->req.cmd, &c->sqe, sizeof(r->req.cmd));
@@ -345,7 +348,7 @@ static int rx_h2c_data(struct nvmetcp_queue *q, const struct nvmetcp_hdr *h)
 	q->rx.dst = (uint8_t *)r->buf + datao;
 	return 0;
 fatal:
-	nvmetcp_fatal(q, fes, fei, h, h->hlen);
+	rx_fatal(q, fes, fei, h, h->hlen);
 	return -1;
 }
 
@@ -427,17 +430,17 @@ static int rx_common_header(struct nvmetcp_queue *q)
 		return rx_h2c_term(q, h);
 	/* §3.6.2.2: ICReq first, and only once. */
 	if (q->params.established == (h->type == NVMETCP_ICREQ)) {
-		nvmetcp_fatal(q, NVMETCP_FES_PDU_SEQUENCE, 0, h, sizeof(*h));
+		rx_fatal(q, NVMETCP_FES_PDU_SEQUENCE, 0, h, sizeof(*h));
 		return -1;
 	}
 	if (nvmetcp_pdu_check(h, NVMETCP_ROLE_TARGET, &q->params, &fes, &fei) != 0) {
-		nvmetcp_fatal(q, fes, fei, h, sizeof(*h));
+		rx_fatal(q, fes, fei, h, sizeof(*h));
 		return -1;
 	}
 	nvmetcp_pdu_layout(h, &rx->lay);
 	if (rx->lay.hlen + rx->lay.hdgst_len > NVMETCP_STAGE_SMALL) {
 		/* pdu_check bounds HLEN by type; never trust that blindly. */
-		nvmetcp_fatal(q, NVMETCP_FES_INVALID_HEADER,
+		rx_fatal(q, NVMETCP_FES_INVALID_HEADER,
 			      offsetof(struct nvmetcp_hdr, hlen), h, sizeof(*h));
 		return -1;
 	}
@@ -455,13 +458,13 @@ static int rx_header(struct nvmetcp_queue *q)
 	int ret;
 
 	if (rx->lay.hdgst_len && !nvmetcp_hdgst_ok(h)) {
-		nvmetcp_fatal(q, NVMETCP_FES_HDR_DIGEST, 0, p, rx->lay.hlen);
+		rx_fatal(q, NVMETCP_FES_HDR_DIGEST, 0, p, rx->lay.hlen);
 		return -1;
 	}
 	if (h->type < sizeof(rx_handlers) / sizeof(rx_handlers[0]))
 		fn = rx_handlers[h->type];
 	if (!fn) {
-		nvmetcp_fatal(q, NVMETCP_FES_INVALID_HEADER,
+		rx_fatal(q, NVMETCP_FES_INVALID_HEADER,
 			      offsetof(struct nvmetcp_hdr, type), p, rx->lay.hlen);
 		return -1;
 	}

@@ -123,7 +123,7 @@ void nvmetcp_tx_init(struct nvmetcp_queue *q)
 	q->tx_tail = &q->tx_head;
 }
 
-void nvmetcp_tx_queue(struct nvmetcp_queue *q, struct nvmetcp_tx *tx)
+static void tx_queue(struct nvmetcp_queue *q, struct nvmetcp_tx *tx)
 {
 	tx->len = 0;
 	for (uint32_t i = 0; i < tx->iovcnt; i++)
@@ -157,7 +157,7 @@ static void ctl_queue(struct nvmetcp_queue *q, uint32_t len)
 	q->ctl_tx.iov = &q->ctl_iov;
 	q->ctl_tx.iovcnt = 1;
 	q->ctl_tx.done = ctl_done;
-	nvmetcp_tx_queue(q, &q->ctl_tx);
+	tx_queue(q, &q->ctl_tx);
 }
 
 /* §3.6.2.3 ICResp: PFV 0, CPDA 0, the digests the host asked for, MAXH2CDATA. */
@@ -214,7 +214,7 @@ void nvmetcp_send_r2t(struct nvmetcp_req *r)
 	r->r2t_tx.iov = &r->r2t_iov;
 	r->r2t_tx.iovcnt = 1;
 	r->r2t_tx.done = r2t_done;
-	nvmetcp_tx_queue(q, &r->r2t_tx);
+	tx_queue(q, &r->r2t_tx);
 }
 
 static void rsp_done(struct nvmetcp_tx *tx)
@@ -293,5 +293,5 @@ queue:
 	r->rsp_tx.iov = r->tx_iov;
 	r->rsp_tx.iovcnt = n;
 	r->rsp_tx.done = rsp_done;
-	nvmetcp_tx_queue(q, &r->rsp_tx);
+	tx_queue(q, &r->rsp_tx);
 }

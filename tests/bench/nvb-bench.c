@@ -351,7 +351,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
 		case 'j': o->json = true; break;
 		case 'r':
 			ok = false;
-			for (unsigned i = 0; i < sizeof(pattern_names) / sizeof(pattern_names[0]); i++) {
+			for (unsigned i = 0; i <= P_RANDRW; i++) {
 				if (!strcmp(optarg, pattern_names[i])) {
 					o->rw = (enum pattern)i;
 					ok = true;
@@ -501,8 +501,9 @@ int main(int argc, char **argv)
 	}
 	if (o.bs % ns.lba_size || (o.bs >> ns.lba_shift) > 0x10000 ||
 	    (nvmeh_info(c)->max_xfer && o.bs > nvmeh_info(c)->max_xfer)) {
-		fprintf(stderr, "nvb-bench: --bs %" PRIu64 " must be a multiple of the LBA size %u "
-			"and at most %u bytes (MDTS)\n", o.bs, ns.lba_size, nvmeh_info(c)->max_xfer);
+		fprintf(stderr, "nvb-bench: --bs %" PRIu64 " must be a multiple of the LBA size "
+			"%u and at most %u bytes (MDTS)\n", o.bs, ns.lba_size,
+			nvmeh_info(c)->max_xfer);
 		goto out;
 	}
 	if ((o.size_limit && o.size_limit < o.bs) || (ns.nsze << ns.lba_shift) < o.bs) {

@@ -173,7 +173,7 @@ expect_bad ram_no_size 'size'
 	conf_head syntax
 	port_line "$FREE_PORT"
 	cat <<CONF
-subsystems = ( { nqn = "$NQN" allow_any_host = true; # BAD
+subsystems = ( { nqn = "$NQN"; allow_any_host = = true; # BAD
 	namespaces = ( { nsid = 1; backend = "ram"; size = "1M"; } ); } );
 CONF
 } >"$T/syntax.conf"

@@ -16,7 +16,7 @@ nvb_log "descriptor limit: $(ulimit -n)"
 hostile_conf() {
 	cat >"$1" <<CONF
 reactors = 2;
-log_level = "warn";
+log_level = "warning";
 ctl_socket = "$SOCK";
 ana_groups = ( { id = 1; state = "optimized"; } );
 ports = ( { id = 1; address = "127.0.0.1"; port = $PORT1; ana_group = 1; } );

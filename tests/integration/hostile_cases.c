@@ -43,16 +43,25 @@ static int open_conn(struct hostile_ctx *h, struct raw_conn *c, bool icreq, bool
 	return raw_open(c, h->addr, h->port, icreq, hd, dd, HOSTILE_TIMEOUT_MS);
 }
 
-/* ICReq + admin Connect (+ CC.EN). */
-static int open_admin(struct hostile_ctx *h, struct raw_conn *c, bool enable)
+/* ICReq + admin Connect (+ CC.EN and one I/O queue pair granted). */
+static int open_admin(struct hostile_ctx *h, struct raw_conn *c, bool enable, uint16_t *cntlid)
 {
+	struct nvb_sqe sqe;
 	int r = open_conn(h, c, true, false, false);
 
 	if (r == 0)
-		r = raw_connect(c, 0, 0xffff, h->nqn, h->hostnqn, 31, 30000, NULL,
+		r = raw_connect(c, 0, 0xffff, h->nqn, h->hostnqn, 31, 30000, cntlid,
 				HOSTILE_TIMEOUT_MS);
 	if (r == 0 && enable)
 		r = raw_enable(c, HOSTILE_TIMEOUT_MS);
+	if (r == 0 && enable) {
+		/* Set Features Number of Queues: one SQ/CQ pair. */
+		memset(&sqe, 0, sizeof(sqe));
+		sqe.opcode = nvme_admin_set_features;
+		sqe.cid = htole16(900);
+		sqe.cdw10 = htole32(NVME_FEAT_FID_NUM_QUEUES);
+		r = raw_exec(c, &sqe, NULL, 0, false, NULL, 0, NULL, HOSTILE_TIMEOUT_MS);
+	}
 	if (r != 0) {
 		raw_close(c);
 		return r > 0 ? -EPROTO : r;
@@ -61,27 +70,14 @@ static int open_admin(struct hostile_ctx *h, struct raw_conn *c, bool enable)
 }
 
 /* An enabled controller and its I/O queue 1 (adm stays open meanwhile). */
-static int open_io(struct hostile_ctx *h, struct raw_conn *adm, struct raw_conn *q)
+static int open_io(struct hostile_ctx *h, struct raw_conn *adm, struct raw_conn *q, bool ddgst)
 {
 	uint16_t cntlid = 0;
-	struct nvb_sqe sqe;
-	int r = open_conn(h, adm, true, false, false);
+	int r = open_admin(h, adm, true, &cntlid);
 
-	if (r == 0)
-		r = raw_connect(adm, 0, 0xffff, h->nqn, h->hostnqn, 31, 30000, &cntlid,
-				HOSTILE_TIMEOUT_MS);
-	if (r == 0)
-		r = raw_enable(adm, HOSTILE_TIMEOUT_MS);
-	if (r == 0) {
-		/* Set Features Number of Queues: one SQ/CQ pair. */
-		memset(&sqe, 0, sizeof(sqe));
-		sqe.opcode = nvme_admin_set_features;
-		sqe.cid = htole16(900);
-		sqe.cdw10 = htole32(NVME_FEAT_FID_NUM_QUEUES);
-		r = raw_exec(adm, &sqe, NULL, 0, false, NULL, 0, NULL, HOSTILE_TIMEOUT_MS);
-	}
-	if (r == 0)
-		r = open_conn(h, q, true, false, false);
+	if (r)
+		return r;
+	r = open_conn(h, q, true, false, ddgst);
 	if (r == 0)
 		r = raw_connect(q, 1, cntlid, h->nqn, h->hostnqn, 31, 0, NULL, HOSTILE_TIMEOUT_MS);
 	if (r != 0) {
@@ -486,7 +482,7 @@ static int h_h2cdata_unknown_ttag(struct hostile_ctx *h, struct hostile_result *
 	uint8_t buf[sizeof(struct nvmetcp_data) + 512];
 	struct nvmetcp_data *d = (struct nvmetcp_data *)buf;
 	struct raw_conn c;
-	int e = open_admin(h, &c, false);
+	int e = open_admin(h, &c, false, NULL);
 
 	if (e)
 		return e;
@@ -506,7 +502,7 @@ static int admin_cmd(struct hostile_ctx *h, struct hostile_result *r, struct nvb
 		     const void *data, uint32_t len)
 {
 	struct raw_conn c;
-	int e = open_admin(h, &c, true);
+	int e = open_admin(h, &c, true, NULL);
 
 	if (e)
 		return e;
@@ -588,7 +584,7 @@ static int bad_h2c(struct hostile_ctx *h, struct hostile_result *r, uint32_t ske
 	struct raw_pdu p;
 	struct nvb_sqe sqe;
 	struct nvmetcp_data d;
-	int e = open_io(h, &adm, &q);
+	int e = open_io(h, &adm, &q, false);
 
 	if (e)
 		return e;

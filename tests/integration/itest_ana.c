@@ -9,7 +9,8 @@
  * ana: the ANA log through each port, then `set-ana-state 1 inaccessible`
  * over the control socket: every controller gets the ANA-change AEN, the
  * log shows the new state, I/O through port 1 fails with ANA Inaccessible
- * (SCT 3 SC 02h) while port 2 still works; and back again.
+ * (SCT 3 SC 02h) while port 2 still works; and back again. The change
+ * (transition) and persistent-loss states give SCT 3 SC 03h / 01h.
  */
 #include "tests/integration/itest.h"
 
@@ -129,6 +130,35 @@ static void check_ana_identify(struct nvmeh_ctrl *c, const char *name)
 	      le32toh(id->oaes));
 }
 
+/* The rest of what the Linux host checks in Identify Controller before it
+ * uses a controller (see issue 2, "What the Linux host checks"). */
+static void check_host_identify(struct nvmeh_ctrl *c, const char *name)
+{
+	const struct nvme_id_ctrl *id = nvmeh_info(c)->id;
+	uint32_t nn = le32toh(id->nn), mnan = le32toh(id->mnan);
+	uint64_t ana_log = 16 + 32ull * le32toh(id->nanagrpid) + 4ull * mnan;
+	uint32_t max_xfer = nvmeh_info(c)->max_xfer;
+
+	itest_log("  %s: CNTLID %u KAS %u NN %u MNAN %u SGLS %#x IOCCSZ %u IORCSZ %u VWC %#x "
+		  "MDTS %u bytes; ANA log needs %llu bytes", name, le16toh(id->cntlid),
+		  le16toh(id->kas), nn, mnan, le32toh(id->sgls), le32toh(id->ioccsz),
+		  le32toh(id->iorcsz), id->vwc, max_xfer, (unsigned long long)ana_log);
+	CHECK(le16toh(id->cntlid) == nvmeh_info(c)->cntlid, "%s: Identify CNTLID %u, Connect "
+	      "returned %u", name, le16toh(id->cntlid), nvmeh_info(c)->cntlid);
+	CHECK(le16toh(id->kas) != 0, "%s: KAS is 0", name);
+	CHECK(mnan != 0 && mnan <= nn, "%s: MNAN %u must be in 1..NN (%u)", name, mnan, nn);
+	CHECK(max_xfer == 0 || ana_log <= max_xfer, "%s: the ANA log (%llu bytes) exceeds MDTS "
+	      "(%u bytes)", name, (unsigned long long)ana_log, max_xfer);
+	CHECK(le32toh(id->sgls) != 0, "%s: SGLS is 0", name);
+	CHECK(le32toh(id->ioccsz) >= 4 && le32toh(id->iorcsz) >= 1,
+	      "%s: IOCCSZ %u / IORCSZ %u too small for a 64-byte SQE / 16-byte CQE", name,
+	      le32toh(id->ioccsz), le32toh(id->iorcsz));
+	CHECK(id->vwc & 1, "%s: VWC %#x: the namespaces have a volatile write cache", name,
+	      id->vwc);
+	CHECK(le32toh(id->oaes) & (1u << 8), "%s: OAES %#x lacks namespace attribute notices",
+	      name, le32toh(id->oaes));
+}
+
 /* The ANA log seen through one controller: group `mine` (the port's)
  * has state `want_mine` and lists nns NSIDs, the other group none. */
 static void check_log(struct nvmeh_ctrl *c, const char *name, uint32_t mine, int want_mine,
@@ -190,6 +220,8 @@ int scenario_ana(const struct itest_args *a)
 	      "both paths got CNTLID %u (must be unique in the subsystem)", nvmeh_info(c1)->cntlid);
 	check_ana_identify(c1, "path 1");
 	check_ana_identify(c2, "path 2");
+	check_host_identify(c1, "path 1");
+	check_host_identify(c2, "path 2");
 
 	/* Every namespace: the same NGUID through both paths (the host joins
 	 * paths by it), shared (NMIC), in the group of the path's port. */
@@ -251,6 +283,17 @@ int scenario_ana(const struct itest_args *a)
 	check_log(c1, "path 1", 1, NVB_ANA_OPTIMIZED, 2, NVB_ANA_NON_OPTIMIZED, nns);
 	check_log(c2, "path 2", 2, NVB_ANA_NON_OPTIMIZED, 1, NVB_ANA_OPTIMIZED, nns);
 	itest_write_read(c1, 1, 1, 100, 8, a->seed + 1, "I/O via port 1 after recovery");
+
+	/* Group 1 in transition (ANA change state): SCT 3 SC 03h. */
+	CHECK_OK(nvmeh_aer_submit(c1), "AER (path 1)");
+	set_ana(a, 1, "change");
+	itest_expect_aen(c1, AEN_TIMEOUT_MS, AEN_TYPE_NOTICE, AEN_INFO_ANA, LID_ANA,
+			 "ANA transition on path 1");
+	check_log(c1, "path 1", 1, NVB_ANA_CHANGE, 2, NVB_ANA_NON_OPTIMIZED, nns);
+	rc = read_one(c1, 1, 100);
+	CHECK_STATUS(rc, NVB_STATUS_ANA_TRANSITION, "read through the path in transition");
+	set_ana(a, 1, "optimized");
+	CHECK_OK(read_one(c1, 1, 100), "read through port 1 after the transition");
 
 	/* Group 2 persistent loss: port 2's I/O gets SCT 3 SC 01h. */
 	CHECK_OK(nvmeh_aer_submit(c2), "AER (path 2)");

@@ -132,6 +132,23 @@ static void check_admin_errors(struct nvmeh_ctrl *c)
 	rc = nvmeh_get_features(c, 0x55, 0, &res);
 	CHECK(itest_status_code(rc) == NVME_SC_INVALID_FIELD,
 	      "Get Features FID 55h: %s, expected Invalid Field", itest_status_str(rc));
+	/* Abort of a command that is not outstanding: success, "not aborted". */
+	res = 0;
+	CHECK_OK(nvmeh_abort(c, 1, 0x3ff, &res), "Abort");
+	CHECK(res & 1, "Abort of an unknown command reports it aborted (result %#x)", res);
+	/* Log pages and features a host reads at start-up. */
+	CHECK_OK(nvmeh_get_log_page(c, NVME_LOG_LID_ERROR, 0, NVME_NSID_ALL, 0, buf, 64),
+		 "Get Log Page Error Information");
+	CHECK_OK(nvmeh_get_log_page(c, NVME_LOG_LID_SMART, 0, NVME_NSID_ALL, 0, buf, 512),
+		 "Get Log Page SMART / Health");
+	CHECK_OK(nvmeh_get_features(c, NVME_FEAT_FID_VOLATILE_WC, 0, &res),
+		 "Get Features Volatile Write Cache");
+	CHECK(res & 1, "Volatile Write Cache feature %#x: the cache is on", res);
+	CHECK_OK(nvmeh_set_features(c, NVME_FEAT_FID_ASYNC_EVENT, 0x900, NULL),
+		 "Set Features Asynchronous Event Configuration");
+	CHECK_OK(nvmeh_get_features(c, NVME_FEAT_FID_ASYNC_EVENT, 0, &res),
+		 "Get Features Asynchronous Event Configuration");
+	CHECK((res & 0x900) == 0x900, "Async Event Configuration %#x after setting 0x900", res);
 	rc = nvmeh_get_log_page(c, 0x55, 0, NVME_NSID_ALL, 0, buf, 512);
 	CHECK(itest_status_code(rc) == 0x109 || itest_status_code(rc) == NVME_SC_INVALID_FIELD,
 	      "Get Log Page LID 55h: %s, expected Invalid Log Page", itest_status_str(rc));
@@ -201,6 +218,23 @@ static void check_io_connects(const struct itest_args *a)
 		      "status", itest_status_str(rc));
 	}
 	raw_close(&q);
+
+	/* Normal shutdown (CC.SHN = 01b) completes: CSTS.SHST = 10b. */
+	{
+		const uint64_t cc = (6u << 16) | (4u << 20) | (1u << 14) | 1u;
+		uint64_t csts = 0;
+
+		CHECK_OK(raw_prop_set(&adm, NVME_REG_CC, 4, cc, RAW_TIMEOUT_MS), "CC.SHN");
+		for (int i = 0; i < 100; i++) {
+			CHECK_OK(raw_prop_get(&adm, NVME_REG_CSTS, 4, &csts, RAW_TIMEOUT_MS), "CSTS");
+			if (((csts >> 2) & 3) == 2)
+				break;
+			itest_sleep_ms(20);
+		}
+		itest_log("  shutdown: CSTS %#llx", (unsigned long long)csts);
+		CHECK(((csts >> 2) & 3) == 2, "CSTS.SHST %llu 2 s after CC.SHN (expected 2: complete)",
+		      (unsigned long long)((csts >> 2) & 3));
+	}
 	raw_close(&adm);
 }
 

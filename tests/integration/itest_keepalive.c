@@ -51,6 +51,15 @@ int scenario_keepalive(const struct itest_args *a)
 	talker_id = nvmeh_info(talker)->cntlid;
 	itest_log("  silent cntlid %d, talking cntlid %d, KATO %d ms", silent_id, talker_id,
 		  KATO_MS);
+	{
+		uint32_t kato = 0;
+
+		CHECK_OK(nvmeh_get_features(silent, NVME_FEAT_FID_KATO, 0, &kato),
+			 "Get Features Keep Alive Timer");
+		CHECK(kato == KATO_MS, "Get Features KATO says %u ms; Connect asked %d", kato,
+		      KATO_MS);
+		t0 = itest_now();
+	}
 	CHECK(itest_ctl_has_controller(a->socket, a->nqn, silent_id),
 	      "list-controllers does not show the silent controller %d at first", silent_id);
 

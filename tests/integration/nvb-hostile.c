@@ -15,6 +15,7 @@
  */
 #include "tests/integration/hostile.h"
 
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
@@ -100,6 +101,24 @@ static long vm_rss_kib(void)
 			break;
 	fclose(f);
 	return kib;
+}
+
+/* Open descriptors of the daemon: sockets it forgets to close show here. */
+static int daemon_fds(void)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)opt.pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
 }
 
 /* ASan inflates per-connection memory (redzones, quarantine): say so. */
@@ -327,21 +346,24 @@ static void phase_hostile(void)
 
 /* ---- phase 2: many idle connections ---- */
 
-static void raise_nofile(int want)
+/* Returns the soft limit in force afterwards. */
+static long raise_nofile(int want)
 {
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return;
+		return -1;
 	if (rl.rlim_max < (rlim_t)want) {
 		rl.rlim_max = (rlim_t)want;     /* needs CAP_SYS_RESOURCE; try anyway */
 		rl.rlim_cur = (rlim_t)want;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			return;
+			return want;
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
 	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return (long)rl.rlim_cur;
 }
 
 static void phase_many(void)
@@ -353,7 +375,16 @@ static void phase_many(void)
 	double t0;
 
 	CHECK(c && cntlid, "out of memory");
-	raise_nofile(4096);
+	{
+		long lim = raise_nofile(4096);
+
+		if (lim >= 0 && lim < opt.conns + 64) {
+			itest_log("WARNING: descriptor limit %ld (hard limit too low to raise): "
+				  "only %ld connections tested instead of %d", lim, lim - 64,
+				  opt.conns);
+			opt.conns = (int)(lim - 64);
+		}
+	}
 	itest_sleep_ms(1000);          /* let the daemon finish closing phase 1 */
 	rss0 = vm_rss_kib();
 	t0 = itest_now();
@@ -457,7 +488,7 @@ int main(int argc, char **argv)
 		{ "slow", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int o;
+	int o, fds0, fds1;
 
 	while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (o) {
@@ -486,6 +517,7 @@ int main(int argc, char **argv)
 	/* Enough descriptors for the hostile threads' connections. */
 	raise_nofile(4096);
 
+	fds0 = daemon_fds();
 	phase_hostile();
 	if (!daemon_alive())
 		FAIL("the daemon (pid %d) died during the hostile phase", (int)opt.pid);
@@ -493,6 +525,14 @@ int main(int argc, char **argv)
 		phase_many();
 	if (!daemon_alive())
 		FAIL("the daemon (pid %d) died with many connections", (int)opt.pid);
+	/* Every connection closed: the daemon's descriptors are back. */
+	for (int i = 0; i < 50 && daemon_fds() > fds0; i++)
+		itest_sleep_ms(100);
+	fds1 = daemon_fds();
+	itest_log("daemon descriptors: %d before the test, %d after all its connections closed",
+		  fds0, fds1);
+	if (fds1 > fds0)
+		failure("the daemon holds %d more descriptors than before the test", fds1 - fds0);
 	if (failures) {
 		fprintf(stderr, "nvb-hostile: %d failure(s), see above\n", (int)failures);
 		return 1;

@@ -184,6 +184,7 @@ static int send_c2h(struct fconn *c, uint16_t cid, const uint8_t *data, uint32_t
 		uint32_t n = len - off < chunk ? len - off : chunk;
 		bool last = off + n == len;
 		uint32_t datao = off;
+		uint8_t flags = last ? NVMETCP_F_DATA_LAST : 0;
 
 		if (f->cfg.mis == MIS_C2H_OUT_OF_ORDER && !c->misbehaved && off == 0 && c->qid) {
 			c->misbehaved = true;
@@ -193,9 +194,10 @@ static int send_c2h(struct fconn *c, uint16_t cid, const uint8_t *data, uint32_t
 		d->datao = htole32(datao);
 		d->datal = htole32(n);
 		f->c2h_pdus++;
-		if (send_pdu(c, buf, NVMETCP_C2H_DATA,
-			     last ? NVMETCP_F_DATA_LAST | (success ? NVMETCP_F_DATA_SUCCESS : 0) : 0,
-			     data + off, n, f->cfg.mis == MIS_CORRUPT_DDGST && c->qid))
+		if (last && success)
+			flags |= NVMETCP_F_DATA_SUCCESS;
+		if (send_pdu(c, buf, NVMETCP_C2H_DATA, flags, data + off, n,
+			     f->cfg.mis == MIS_CORRUPT_DDGST && c->qid))
 			return -1;
 		if (datao != off)
 			return 0;       /* wait for the host's H2CTermReq */
@@ -257,7 +259,8 @@ static void fill_id_ns(struct nvme_id_ns *ns)
  * offset o is (o * 7) & 0xff so chunked reads can be checked. */
 static void fill_log(uint8_t lid, uint64_t off, uint8_t *out, uint32_t len)
 {
-	size_t full_len = sizeof(struct nvmf_discovery_log) + 2 * sizeof(struct nvmf_disc_log_entry);
+	size_t full_len = sizeof(struct nvmf_discovery_log) +
+			  2 * sizeof(struct nvmf_disc_log_entry);
 	uint8_t *full = calloc(1, full_len);
 
 	if (lid == NVME_LOG_LID_DISCOVER) {
@@ -372,7 +375,8 @@ static int admin_cmd(struct fconn *c, struct nvb_sqe *sqe)
 		buf = calloc(1, 4096);
 		if ((le32toh(sqe->cdw10) & 0xff) == NVME_IDENTIFY_CNS_CTRL)
 			fill_id_ctrl(f, (struct nvme_id_ctrl *)buf);
-		else if ((le32toh(sqe->cdw10) & 0xff) == NVME_IDENTIFY_CNS_NS && le32toh(sqe->nsid) == 1)
+		else if ((le32toh(sqe->cdw10) & 0xff) == NVME_IDENTIFY_CNS_NS &&
+			 le32toh(sqe->nsid) == 1)
 			fill_id_ns((struct nvme_id_ns *)buf);
 		r = send_c2h(c, cid, buf, 4096);
 		free(buf);
@@ -998,6 +1002,16 @@ START_TEST(test_submit_limits)
 	ck_assert_int_eq(a.errors, 0);
 	ck_assert_int_eq(nvmeh_poll(c, 1, 1, 0), 0);
 	nvmeh_disconnect(c);
+
+	/* Depth 1: one command at a time, on a queue of the minimum 2 entries. */
+	o.queue_depth = 1;
+	c = connect_ok(&o);
+	ck_assert_uint_eq(f->last_sqsize, 1);
+	ck_assert_uint_eq(nvmeh_info(c)->queue_depth, 1);
+	ck_assert_int_ge(nvmeh_submit(c, 1, &sqe, buf, 512, async_cb, &a), 0);
+	ck_assert_int_eq(nvmeh_submit(c, 1, &sqe, buf, 512, async_cb, &a), -EBUSY);
+	ck_assert_int_eq(nvmeh_poll(c, 1, 1, 5000), 1);
+	nvmeh_disconnect(c);
 	ck_assert_int_eq(fake_stop(f, NULL), 0);
 }
 END_TEST
@@ -1197,6 +1211,7 @@ static void broken_target(enum misbehave mis, bool ddgst, int want, uint16_t wan
 	ck_assert_int_eq(r, want);
 	ck_assert_int_eq(nvmeh_queue_error(c, 1), want);
 	ck_assert_int_eq(nvmeh_read(c, 1, 1, 0, 1, buf, 512), want);
+	ck_assert_int_eq(nvmeh_poll(c, 1, 0, 0), want);
 	/* The other queues carry on. */
 	ck_assert_int_eq(nvmeh_queue_error(c, 2), 0);
 	ck_assert_int_eq(nvmeh_keep_alive(c), 0);

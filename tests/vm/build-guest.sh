@@ -128,7 +128,7 @@ index_key() {
 	{
 		sha256sum "$SELF"
 		echo "$KERNEL_META"
-		ls -l --time-style=+%s /var/lib/apt/lists/ 2>/dev/null | grep -E '_Packages' || true
+		stat -c '%n %s %Y' /var/lib/apt/lists/*_Packages* 2>/dev/null || true
 	} | sha256sum | cut -c1-32
 }
 
@@ -136,6 +136,7 @@ guest_complete() {
 	[ -s "$1/vmlinux" ] && [ -s "$1/initramfs.cpio" ] && [ -s "$1/kver" ]
 }
 
+host_prerequisites
 mkdir -p "$CACHE/index" "$CACHE/debs"
 IDX=$(index_key)
 if [ "$FORCE" = 0 ] && [ -s "$CACHE/index/$IDX" ]; then
@@ -146,8 +147,6 @@ if [ "$FORCE" = 0 ] && [ -s "$CACHE/index/$IDX" ]; then
 		exit 0
 	fi
 fi
-
-host_prerequisites
 
 # One builder at a time per cache (parallel `make check` jobs may all get here on a cold cache).
 exec 9>"$CACHE/.lock"
@@ -188,6 +187,7 @@ declare -A VERSION=()
 queue="$KERNEL_PKG $ROOT_PACKAGES"
 while [ -n "$queue" ]; do
 	next=""
+	# shellcheck disable=SC2086 # $queue and $deps are lists of package names
 	while read -r pkg ver deps; do
 		[ -n "${VERSION[$pkg]:-}" ] && continue
 		VERSION[$pkg]=$ver
@@ -232,8 +232,12 @@ done
 if [ -n "$missing" ]; then
 	say "downloading:$missing"
 	# shellcheck disable=SC2086
-	(cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root $missing >&2) ||
-		die "apt-get download failed"
+	if ! (cd "$CACHE/debs" && apt-get download -qq -o APT::Sandbox::User=root $missing >&2); then
+		# Stale lists name versions the archive has replaced: refresh them and start over.
+		[ -z "${NVB_VM_APT_REFRESHED:-}" ] || die "apt-get download failed"
+		apt_update_once
+		NVB_VM_APT_REFRESHED=1 exec "$SELF" "$@"
+	fi
 fi
 say "downloads ready ($(since "$T_DL") s)"
 
@@ -260,8 +264,10 @@ for entry in $PKGLIST; do
 done
 say "unpacked ($(since "$T_UNPACK") s)"
 
-KVER=$(ls "$STAGE/lib/modules" | head -n1)
-[ -n "$KVER" ] && [ -e "$STAGE/boot/vmlinuz-$KVER" ] || die "no kernel image in $KERNEL_PKG"
+KVER=$(find "$STAGE/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)
+if [ -z "$KVER" ] || [ ! -e "$STAGE/boot/vmlinuz-$KVER" ]; then
+	die "no kernel image in $KERNEL_PKG"
+fi
 
 # --- vmlinux ----------------------------------------------------------------------------
 
@@ -311,6 +317,7 @@ add_module_closure() { # module [on-demand] -> copies its closure; fails if modp
 	local mod=$1 on_demand=${2:-} line deps
 	deps=$(modprobe -d "$STAGE" -S "$KVER" --show-depends "$mod" 2>/dev/null) || return 1
 	while read -r line; do
+		# shellcheck disable=SC2086 # "insmod PATH [OPTIONS]" into words
 		set -- $line
 		[ "$1" = insmod ] || continue
 		[ -n "${MODFILE_SEEN[$2]:-}" ] && continue
@@ -450,6 +457,7 @@ ln -s /usr/bin/busybox "$OUT/sbin/modprobe"
 # Prove the closure on the host: every program must start with only the image's libraries.
 for check in "sh -c true" "bash -c true" "nvme version" "iscsiadm --version" "iscsid --version" "mke2fs -V" \
 	"lsblk --version" "kmod --version" "busybox true"; do
+	# shellcheck disable=SC2086 # a command line
 	chroot "$OUT" $check >/dev/null 2>&1 || die "'$check' does not run inside the image"
 done
 
@@ -464,12 +472,16 @@ echo "$BOOT_MODULES" | tr ' ' '\n' | grep -v '^$' >"$WORK/modules.txt"
 rm -rf "$STAGE" "$OUT"
 
 rm -rf "$GUEST"
+chmod 755 "$WORK"
 mv "$WORK" "$GUEST"
 trap - EXIT
 echo "guest-$KEY" >"$CACHE/index/$IDX"
 
 # Older guests of the same kind are left behind by package updates: keep the newest three.
 ls -1dt "$CACHE"/guest-* 2>/dev/null | tail -n +4 | xargs -r rm -rf
+for idx in "$CACHE"/index/*; do
+	[ -d "$CACHE/$(cat "$idx")" ] || rm -f "$idx"
+done
 
 say "built $GUEST in $(since "$T0") s (initramfs $(($(stat -c %s "$GUEST/initramfs.cpio") / 1024)) KiB)"
 echo "$GUEST"

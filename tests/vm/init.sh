@@ -38,6 +38,7 @@ hostname nvb-guest
 # from /etc/modprobe.d/nvbridge.conf. Busybox's modprobe reads the same modules.dep and
 # modprobe.d and starts faster than kmod under emulation (~0.5 s for the lot). One call for
 # all; it stops at the first failure, so then retry one by one and name the culprit.
+# shellcheck disable=SC2046 # one module name per line
 if ! busybox modprobe -a $(cat /etc/nvb/modules) 2>/dev/null; then
 	for mod in $(cat /etc/nvb/modules); do
 		modprobe "$mod" || say "modprobe $mod failed (ignored)"

@@ -2,7 +2,7 @@
 #
 #   . "$(dirname "$0")/lib.sh"
 #   vm_init                          # root check (else SKIP), build or reuse the guest
-#   vm_bg "$VM_TMP/d.log" nvbridged -c "$VM_TMP/t.conf"   # killed when the test exits
+#   vm_bg "$VM_TMP/d.log" nvbridged -c "$VM_TMP/t.conf"   # stopped when the test exits
 #   vm_run -e NVB_PORT="$port" "$VM_DIR/my-guest-test.sh"
 #   vm_expect '^ok: data verified' "data verified"
 #   vm_pass
@@ -19,6 +19,7 @@ VM_RC=""
 VM_FAILED=0
 VM_T0=$(date +%s.%N)
 declare -a VM_BG_PIDS=()
+declare -a VM_ON_EXIT=()
 
 vm_log() {
 	echo "[$VM_NAME] $*"
@@ -34,7 +35,10 @@ vm_since() {
 }
 
 vm_cleanup() {
-	local pid
+	local pid cmd
+	for cmd in "${VM_ON_EXIT[@]}"; do
+		eval "$cmd" || true
+	done
 	for pid in "${VM_BG_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || continue
 		for _ in 1 2 3 4 5 6 7 8 9 10; do
@@ -128,6 +132,12 @@ vm_bg() {
 	"$@" >"$log" 2>&1 &
 	VM_BG_PID=$!
 	VM_BG_PIDS+=("$VM_BG_PID")
+}
+
+# vm_on_exit 'SHELL CODE': run it when the test exits (before background processes are
+# stopped). lib.sh owns the EXIT trap: use this instead of setting another one.
+vm_on_exit() {
+	VM_ON_EXIT+=("$1")
 }
 
 # vm_wait_port PORT [SECONDS]: wait until something accepts TCP connections on 127.0.0.1:PORT.

@@ -118,6 +118,7 @@ cat "$GUEST/initramfs.cpio" "$RUN/test.cpio" >"$RUN/initrd.cpio"
 # cost about a second of emulated CPU.
 APPEND="console=ttyS0 panic=-1 quiet mitigations=off cryptomgr.notests 8250.nr_uarts=2"
 APPEND="$APPEND ${NVB_VM_APPEND:-}"
+# shellcheck disable=SC2054 # commas inside -device options are QEMU's
 QEMU=(qemu-system-x86_64 -accel tcg -M pc -cpu max -smp 1 -m "$MEM"
 	-nodefaults -no-user-config -display none -no-reboot
 	-kernel "$GUEST/vmlinux" -initrd "$RUN/initrd.cpio" -append "$APPEND"

@@ -5,6 +5,7 @@
 # e2fsprogs on a working ext4, and a TCP path to the host's 127.0.0.1.
 #
 # nvb-vm-env: NVB_PORT
+# shellcheck source=/dev/null # the guest's copy of tests/vm/guest-lib.sh
 . /usr/lib/nvb/guest-lib.sh
 
 [ -n "${NVB_PORT:-}" ] || fail "NVB_PORT (the host listener's port) is not set"
