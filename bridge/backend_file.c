@@ -69,9 +69,10 @@ static pthread_once_t zero_buf_once = PTHREAD_ONCE_INIT;
 
 static void zero_buf_init(void)
 {
-	void *p = mmap(NULL, ZERO_BUF_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	zero_buf = p == MAP_FAILED ? NULL : p;
+	/* Kept for the life of the process: never unmapped. */
+	zero_buf = mmap(NULL, ZERO_BUF_SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (zero_buf == MAP_FAILED)
+		zero_buf = NULL;
 }
 
 static void finish(struct nvb_bio *bio, int err)

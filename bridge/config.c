@@ -64,6 +64,20 @@ int nvb_ana_state_parse(const char *name, enum nvb_ana_state *out)
 	return -1;
 }
 
+bool nvb_ana_state_settable(enum nvb_ana_state s)
+{
+	switch (s) {
+	case NVB_ANA_OPTIMIZED:
+	case NVB_ANA_NON_OPTIMIZED:
+	case NVB_ANA_INACCESSIBLE:
+	case NVB_ANA_PERSISTENT_LOSS:
+		return true;
+	case NVB_ANA_CHANGE:
+		break;
+	}
+	return false;
+}
+
 /* ---- value syntax shared with the control socket ----------------------- */
 
 int nvb_nqn_check(const char *nqn, char *why, size_t whylen)
@@ -142,50 +156,54 @@ static void append(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 		*pos += (size_t)n;
 }
 
-static int vfail(struct parse_ctx *pc, const char *file, int line, const char *fmt, va_list ap)
+static void vreport(struct parse_ctx *pc, int line, const char *fmt, va_list ap)
 {
 	char msg[768];
 	size_t pos = 0;
 
 	if (!pc->err || !pc->errlen)
-		return -1;
+		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (line > 0)
-		append(pc->err, pc->errlen, &pos, "%s:%d: ", file, line);
+		append(pc->err, pc->errlen, &pos, "%s:%d: ", pc->name, line);
 	else
-		append(pc->err, pc->errlen, &pos, "%s: ", file);
+		append(pc->err, pc->errlen, &pos, "%s: ", pc->name);
 	if (pc->scope[0])
 		append(pc->err, pc->errlen, &pos, "%s%s%s: ", pc->scope,
 		       pc->subscope[0] ? " " : "", pc->subscope);
 	append(pc->err, pc->errlen, &pos, "%s", msg);
-	return -1;
 }
 
-/* Report at a setting's own line (NULL: no line). Always returns -1. */
-static int fail(struct parse_ctx *pc, const config_setting_t *s, const char *fmt, ...)
+static void report(struct parse_ctx *pc, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail(struct parse_ctx *pc, const config_setting_t *s, const char *fmt, ...)
+static void report(struct parse_ctx *pc, const config_setting_t *s, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfail(pc, pc->name, s ? (int)config_setting_source_line(s) : 0, fmt, ap);
+	vreport(pc, s ? (int)config_setting_source_line(s) : 0, fmt, ap);
 	va_end(ap);
-	return -1;
 }
 
-/* Report at a line remembered in a conf struct. Always returns -1. */
-static int fail_line(struct parse_ctx *pc, int line, const char *fmt, ...)
+static void report_line(struct parse_ctx *pc, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail_line(struct parse_ctx *pc, int line, const char *fmt, ...)
+static void report_line(struct parse_ctx *pc, int line, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vfail(pc, pc->name, line, fmt, ap);
+	vreport(pc, line, fmt, ap);
 	va_end(ap);
-	return -1;
 }
+
+/*
+ * Report at a setting's own line (NULL: no line), or at a line remembered
+ * in a conf struct; both evaluate to -1. Macros, so that the -1 is in plain
+ * sight: static analysers do not follow variadic calls, and would otherwise
+ * take every `return fail(...)` for a success that left its result unset.
+ */
+#define fail(pc, s, ...)         (report((pc), (s), __VA_ARGS__), -1)
+#define fail_line(pc, line, ...) (report_line((pc), (line), __VA_ARGS__), -1)
 
 /* " (first at line N)" when N is known, for duplicate reports. */
 static const char *first_at(int line, char buf[32])
@@ -602,6 +620,7 @@ static int parse_string_list(struct parse_ctx *pc, const config_setting_t *s,
 		return fail(pc, s, "'%s' must be a list of strings: %s = [ \"...\", ... ];",
 			    key_of(s), key_of(s));
 	*out = calloc((size_t)len + 1, sizeof(**out));
+	*n = 0;
 	if (!*out)
 		return fail(pc, s, "out of memory");
 	for (int i = 0; i < len; i++) {
@@ -645,7 +664,9 @@ static int ana_state(struct parse_ctx *pc, const config_setting_t *s, void *obj)
 		return -1;
 	if (nvb_ana_state_parse(v, &g->state))
 		return fail(pc, s, "unknown ANA state '%s' (optimized, non-optimized, "
-			    "inaccessible, persistent-loss or change)", v);
+			    "inaccessible or persistent-loss)", v);
+	if (!nvb_ana_state_settable(g->state))
+		return fail(pc, s, NVB_ANA_CHANGE_REFUSED);
 	return 0;
 }
 

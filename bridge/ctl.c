@@ -31,7 +31,7 @@
 
 #define CTL_MAX_CLIENTS        64
 #define CTL_MAX_LINE           (1u << 20)      /* a request line, newline excluded */
-#define CTL_READ_CHUNK         (64u << 10)
+#define CTL_READ_CHUNK         ((size_t)64 << 10)
 #define CTL_WRITE_TIMEOUT_MS   2000            /* a client must take its answer this fast */
 #define CTL_PARTIAL_TIMEOUT_MS 30000           /* a started line must end this fast */
 #define CTL_CLIENT_TIMEOUT_S   60              /* client side: the daemon must answer */
@@ -70,14 +70,16 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 
 static int fill_sockaddr(struct sockaddr_un *sa, const char *path, char *err, size_t errlen)
 {
+	size_t len = strlen(path);
+
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path)) {
+	if (len >= sizeof(sa->sun_path)) {
 		set_err(err, errlen, "socket path '%s' is longer than %zu bytes", path,
 			sizeof(sa->sun_path) - 1);
 		return -1;
 	}
-	strcpy(sa->sun_path, path);
+	memcpy(sa->sun_path, path, len + 1);
 	return 0;
 }
 
@@ -379,7 +381,7 @@ void nvb_ctl_run(int stop_fd)
 		pfds[1] = (struct pollfd){ .fd = ctl.listen_fd, .events = POLLIN };
 		for (int i = 0; i < n; i++)
 			pfds[2 + i] = (struct pollfd){ .fd = ctl.clients[i].fd, .events = POLLIN };
-		if (poll(pfds, (nfds_t)(2 + n), timeout) < 0) {
+		if (poll(pfds, 2 + (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			nvb_err("control socket: poll: %s", strerror(errno));

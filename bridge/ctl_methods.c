@@ -43,17 +43,21 @@ struct ctl_req {
 	size_t errlen;
 };
 
-static int fail(struct ctl_req *r, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct ctl_req *r, int code, const char *fmt, ...)
+static void set_msg(struct ctl_req *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void set_msg(struct ctl_req *r, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(r->err, r->errlen, fmt, ap);
 	va_end(ap);
-	return code;
 }
+
+/* Sets the message and evaluates to the error code. A macro so that the
+ * code is in plain sight: static analysers do not follow variadic calls,
+ * and would otherwise take a failed parameter check for a success. */
+#define fail(r, code, ...) (set_msg((r), __VA_ARGS__), (code))
 
 /* ---- parameters ------------------------------------------------------- */
 
@@ -524,7 +528,7 @@ static int m_set_ana_state(struct ctl_req *r)
 		return rc;
 	if (nvb_ana_state_parse(name, &state) != 0)
 		return fail(r, NVB_CTL_INVALID_PARAMS, "Invalid params: unknown ANA state '%s' "
-			    "(optimized, non-optimized, inaccessible, persistent-loss, change)",
+			    "(optimized, non-optimized, inaccessible, persistent-loss)",
 			    name);
 	if (nvb_ana_group_set_state(group, state, r->err, r->errlen) != 0)
 		return NVB_CTL_FAILED;

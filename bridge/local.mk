@@ -9,6 +9,7 @@ bridge_libbridge_a_SOURCES = \
 	bridge/backend.h bridge/backend.c bridge/backend_file.c bridge/backend_ram.c \
 	bridge/bufpool.h bridge/bufpool.c \
 	bridge/executor.h bridge/executor.c bridge/ns.c \
+	bridge/resv.h bridge/resv.c \
 	bridge/target.h bridge/target.c bridge/stats.c \
 	bridge/frontend.h \
 	bridge/ctl.h bridge/ctl.c bridge/ctl_methods.c

@@ -13,6 +13,7 @@
 #define NVB_NVME_H
 
 #include <endian.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <nvme/types.h>
 
@@ -139,6 +140,13 @@ typedef uint16_t nvb_status;
 #define NVB_COMPARE_FAILED     (NVB_SC(NVME_SCT_MEDIA, NVME_SC_COMPARE_FAILED) | NVB_DNR)
 #define NVB_WRITE_FAULT        NVB_SC(NVME_SCT_MEDIA, 0x80)
 #define NVB_READ_ERROR         NVB_SC(NVME_SCT_MEDIA, 0x81)
+/* Reservations (NVMe 2.0 §8.19) and fused operations (§4.x "Fused Operations"). */
+#define NVB_RESERVATION_CONFLICT \
+	(NVB_SC(NVME_SCT_GENERIC, NVME_SC_RESERVATION_CONFLICT) | NVB_DNR)
+#define NVB_CAP_EXCEEDED       (NVB_SC(NVME_SCT_GENERIC, NVME_SC_CAP_EXCEEDED) | NVB_DNR)
+#define NVB_HOSTID_FORMAT      (NVB_SC(NVME_SCT_GENERIC, NVME_SC_HOSTID_FORMAT) | NVB_DNR)
+#define NVB_FUSED_FAIL         NVB_SC(NVME_SCT_GENERIC, NVME_SC_FUSED_FAIL)
+#define NVB_FUSED_MISSING      NVB_SC(NVME_SCT_GENERIC, NVME_SC_FUSED_MISSING)
 /* Path-related statuses (SCT 3, no DNR: the host retries on another path).
  * Named NVB_STATUS_ANA_* because NVB_ANA_INACCESSIBLE/PERSISTENT_LOSS are
  * the ANA state enum constants below. */
@@ -171,6 +179,19 @@ const char *nvb_ana_state_name(enum nvb_ana_state s);
 /* Returns 0 and sets *out on a known name ("optimized", "non-optimized",
  * "inaccessible", "persistent-loss", "change"), -1 otherwise. */
 int nvb_ana_state_parse(const char *name, enum nvb_ana_state *out);
+/*
+ * Whether an administrator may put an ANA group in state s (config file,
+ * control socket, import). "change" is parsed but never settable: it is a
+ * transition state (NVMe 2.0 §8.1, ANA Change state), nvbridged's state
+ * changes are instantaneous, and the Linux host resets a controller whose
+ * group stays in it longer than 2×ANATT. The executor and the ANA log still
+ * handle it.
+ */
+bool nvb_ana_state_settable(enum nvb_ana_state s);
+/* The reason given when "change" is refused (ANATT is NVMET_ANATT_S = 10 s). */
+#define NVB_ANA_CHANGE_REFUSED \
+	"state \"change\" is transient: hosts reset controllers left in it longer " \
+	"than 2×ANATT (20 s); give the state the group should be in"
 
 #define NVB_NQN_MAX 223            /* NVMe 2.0 §4.5: NQN up to 223 bytes */
 #define NVB_DISCOVERY_NQN "nqn.2014-08.org.nvmexpress.discovery"

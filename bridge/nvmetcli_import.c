@@ -103,23 +103,27 @@ static void warn(struct import_ctx *ic, const char *fmt, ...)
 	sb_printf(ic, "warning: %s\n", line);
 }
 
-static int fail(struct import_ctx *ic, const char *fmt, ...)
+static void set_error(struct import_ctx *ic, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-static int fail(struct import_ctx *ic, const char *fmt, ...)
+static void set_error(struct import_ctx *ic, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	if (!ic->err || !ic->errlen)
-		return -1;
+		return;
 	n = snprintf(ic->err, ic->errlen, "%s: ", IMPORT_NAME);
 	if (n < 0 || (size_t)n >= ic->errlen)
-		return -1;
+		return;
 	va_start(ap, fmt);
 	vsnprintf(ic->err + n, ic->errlen - (size_t)n, fmt, ap);
 	va_end(ap);
-	return -1;
 }
+
+/* Sets the error and evaluates to -1. A macro so that the -1 is in plain
+ * sight: static analysers do not follow variadic calls, and would otherwise
+ * take a rejected value for a parsed one. */
+#define fail(ic, ...) (set_error((ic), __VA_ARGS__), -1)
 
 /* One warning for a setting nvbridged has no use for; an object (an
  * nvmetcli attribute group such as "param") gets one line per attribute. */
@@ -535,6 +539,15 @@ static int import_port_ana(struct import_ctx *ic, config_setting_t *g, const cha
 				nvb_ana_state_parse(json_object_get_string(state_o), &state)))
 			return fail(ic, "%s: ANA group %lld: unknown state %s", scope, grpid,
 				    json_object_to_json_string(state_o));
+		/* A kernel port caught mid-transition: the state it is heading
+		 * for is unknown, and unlike "change" "inaccessible" can stay. */
+		if (!nvb_ana_state_settable(state)) {
+			warn(ic, "%s: ANA group %lld is in state \"%s\", which nvbridged "
+			     "does not keep (hosts reset controllers left in it longer than "
+			     "2×ANATT); imported as inaccessible", scope, grpid,
+			     nvb_ana_state_name(state));
+			state = NVB_ANA_INACCESSIBLE;
+		}
 		if (json_object_array_length(groups) > 1)
 			warn(ic, "%s: has %zu ANA groups; an nvbridged port is in one, so it "
 			     "uses the first (group %lld, %s)", scope,
@@ -583,9 +596,9 @@ static int import_addr(struct import_ctx *ic, config_setting_t *g, const char *s
 	if (fam) {
 		adrfam = json_object_is_type(fam, json_type_string) ?
 			json_object_get_string(fam) : "";
-		if (strcmp(adrfam, "ipv4") && strcmp(adrfam, "ipv6"))
+		if (strcmp(adrfam, "ipv4") != 0 && strcmp(adrfam, "ipv6") != 0)
 			return fail(ic, "%s: adrfam '%s' is not ipv4 or ipv6", scope, adrfam);
-		if (family && family != (strcmp(adrfam, "ipv4") ? AF_INET6 : AF_INET))
+		if (family && family != (strcmp(adrfam, "ipv4") == 0 ? AF_INET : AF_INET6))
 			return fail(ic, "%s: traddr '%s' is not an %s address", scope, traddr,
 				    adrfam);
 	}
@@ -711,12 +724,12 @@ static struct json_object *parse_json(struct import_ctx *ic, const char *text)
 	enum json_tokener_error jerr;
 
 	if (len > INT_MAX) {
-		fail(ic, "input too large");
+		set_error(ic, "input too large");
 		return NULL;
 	}
 	tok = json_tokener_new();
 	if (!tok) {
-		fail(ic, "out of memory");
+		set_error(ic, "out of memory");
 		return NULL;
 	}
 	/* Python's json module (nvmetcli) writes strict JSON; anything else is
@@ -732,21 +745,22 @@ static struct json_object *parse_json(struct import_ctx *ic, const char *text)
 		for (size_t i = 0; i < end && i < len; i++)
 			line += text[i] == '\n';
 		if (jerr == json_tokener_continue || (jerr == json_tokener_success && !root))
-			fail(ic, "invalid JSON: unexpected end of input (truncated file?)");
+			set_error(ic, "invalid JSON: unexpected end of input (truncated file?)");
 		else
-			fail(ic, "invalid JSON at line %d: %s", line, json_tokener_error_desc(jerr));
+			set_error(ic, "invalid JSON at line %d: %s", line,
+				  json_tokener_error_desc(jerr));
 		json_object_put(root);
 		return NULL;
 	}
 	while (end < len && strchr(" \t\r\n", text[end]))
 		end++;
 	if (end < len) {
-		fail(ic, "invalid JSON: unexpected data after the top-level object");
+		set_error(ic, "invalid JSON: unexpected data after the top-level object");
 		json_object_put(root);
 		return NULL;
 	}
 	if (!json_object_is_type(root, json_type_object)) {
-		fail(ic, "not an nvmetcli config: the top level must be a JSON object");
+		set_error(ic, "not an nvmetcli config: the top level must be a JSON object");
 		json_object_put(root);
 		return NULL;
 	}
@@ -760,7 +774,8 @@ static int import_root(struct import_ctx *ic, struct json_object *root)
 	config_setting_t *top = config_root_setting(&ic->lc), *ana;
 
 	json_object_object_foreach(root, key, v)
-		if (strcmp(key, "ports") && strcmp(key, "subsystems") && strcmp(key, "hosts"))
+		if (strcmp(key, "ports") != 0 && strcmp(key, "subsystems") != 0 &&
+		    strcmp(key, "hosts") != 0)
 			warn_unsupported(ic, "top level", NULL, key, v);
 	if (hosts && import_hosts(ic, hosts))
 		return -1;
@@ -802,7 +817,7 @@ int nvb_import_nvmetcli(const char *json_text, struct nvb_config **out,
 	root = parse_json(&ic, json_text);
 	if (root && import_root(&ic, root) == 0) {
 		if (ic.oom)
-			fail(&ic, "out of memory");
+			set_error(&ic, "out of memory");
 		else
 			rc = nvb_config_parse_tree(&ic.lc, IMPORT_NAME, out, err, errlen);
 	}

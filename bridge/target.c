@@ -468,19 +468,6 @@ fail:
 
 /* ---- ANA -------------------------------------------------------------- */
 
-static bool ana_state_valid(enum nvb_ana_state s)
-{
-	switch (s) {
-	case NVB_ANA_OPTIMIZED:
-	case NVB_ANA_NON_OPTIMIZED:
-	case NVB_ANA_INACCESSIBLE:
-	case NVB_ANA_PERSISTENT_LOSS:
-	case NVB_ANA_CHANGE:
-		return true;
-	}
-	return false;
-}
-
 int nvb_ana_group_set_state(uint32_t id, enum nvb_ana_state state, char *err, size_t errlen)
 {
 	struct nvb_ana_group *g = nvb_target_find_ana_group(id);
@@ -490,8 +477,11 @@ int nvb_ana_group_set_state(uint32_t id, enum nvb_ana_state state, char *err, si
 		set_err(err, errlen, "no ANA group %u", id);
 		return -1;
 	}
-	if (!ana_state_valid(state)) {
-		set_err(err, errlen, "invalid ANA state %#x", (unsigned)state);
+	if (!nvb_ana_state_settable(state)) {
+		if (state == NVB_ANA_CHANGE)
+			set_err(err, errlen, "ANA group %u: " NVB_ANA_CHANGE_REFUSED, id);
+		else
+			set_err(err, errlen, "invalid ANA state %#x", (unsigned)state);
 		return -1;
 	}
 	atomic_store(&g->state, (uint8_t)state);

@@ -37,6 +37,8 @@ void nvb_io_stats_account(struct nvb_io_stats *st, uint8_t opcode, uint64_t byte
 void nvb_io_stats_sum(struct nvb_io_stats *sum, const struct nvb_io_stats *parts, int n);
 
 struct nvb_subsys;
+struct nvb_resv;                /* bridge/resv.h */
+struct nvb_exec_gate;           /* bridge/executor.c: fused-operation ordering */
 
 struct nvb_ns {
 	uint32_t nsid;
@@ -47,6 +49,10 @@ struct nvb_ns {
 	struct nvb_backend *be;
 	atomic_int refs;
 	struct nvb_io_stats stats[NVB_MAX_REACTORS];
+	/* Set by nvb_ns_create, freed with the namespace. NULL in a namespace
+	 * built by hand (tests): no reservations, no fused operations. */
+	struct nvb_resv *resv;          /* reservation state shared by every front end */
+	struct nvb_exec_gate *gate;     /* orders writes around fused Compare and Write */
 };
 
 /* Create a namespace from its config (ids already filled in): open the

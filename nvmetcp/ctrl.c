@@ -175,7 +175,8 @@ void nvmet_strpad(char *dst, size_t width, const char *src)
 	size_t n = src ? strlen(src) : 0;
 
 	memset(dst, ' ', width);
-	memcpy(dst, src, n < width ? n : width);
+	if (n)          /* memcpy from NULL is undefined even for 0 bytes */
+		memcpy(dst, src, n < width ? n : width);
 }
 
 /* ---- ANA model -------------------------------------------------------- */

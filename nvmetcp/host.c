@@ -366,14 +366,14 @@ static void resolve_host_identity(struct nvmeh_ctrl *c, const struct nvmeh_opts 
 		nqn = from_file ? line : NVMEH_TEST_HOSTNQN;
 	}
 	copy_str(c->hostnqn, sizeof(c->hostnqn), nqn);
-	if (memcmp(o->hostid, zero, sizeof(zero)))
+	if (memcmp(o->hostid, zero, sizeof(zero)) != 0)
 		return;
 	if (from_file) {
 		read_first_line("/etc/nvme/hostid", line, sizeof(line));
 		if (!parse_uuid(line, c->opts.hostid))
 			return;
 	}
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		uint32_t crc = nvb_crc32c_update(NVB_CRC32C_INIT - (uint32_t)i, c->hostnqn,
 						 strlen(c->hostnqn));
 

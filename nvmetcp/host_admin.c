@@ -369,7 +369,7 @@ int nvmeh_get_ana_log(struct nvmeh_ctrl *c, bool rgo, void **log, size_t *len)
 	if (!c->id)
 		return -EINVAL;
 	nsids = le32toh(c->id->mnan) ? le32toh(c->id->mnan) : le32toh(c->id->nn);
-	if (nsids > NVB_MAX_NSID * 64)
+	if (nsids > (size_t)NVB_MAX_NSID * 64)
 		return -EPROTO;
 	/* NVMe 2.0 §5.16.1.13: header, a descriptor per group, NSIDs. */
 	size = sizeof(struct nvme_ana_log) +

@@ -163,14 +163,15 @@ static void ctl_queue(struct nvmetcp_queue *q, uint32_t len)
 /* §3.6.2.3 ICResp: PFV 0, CPDA 0, the digests the host asked for, MAXH2CDATA. */
 void nvmetcp_send_icresp(struct nvmetcp_queue *q)
 {
-	q->ctl_pdu = malloc(sizeof(struct nvmetcp_icresp));
-	if (!q->ctl_pdu) {
+	struct nvmetcp_icresp *icresp = malloc(sizeof(*icresp));
+
+	if (!icresp) {
 		nvmetcp_queue_close(q, "out of memory");
 		return;
 	}
-	nvmetcp_icresp_init((struct nvmetcp_icresp *)q->ctl_pdu, q->params.hdgst,
-			    q->params.ddgst, 0, NVMETCP_MAXH2CDATA);
-	ctl_queue(q, sizeof(struct nvmetcp_icresp));
+	nvmetcp_icresp_init(icresp, q->params.hdgst, q->params.ddgst, 0, NVMETCP_MAXH2CDATA);
+	q->ctl_pdu = (uint8_t *)icresp;
+	ctl_queue(q, sizeof(*icresp));
 }
 
 /* §3.6.2.5 C2HTermReq: FES, FEI and (part of) the offending header. */

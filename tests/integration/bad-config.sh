@@ -133,6 +133,21 @@ CONF
 } >"$T/bad_ana_group.conf"
 expect_bad bad_ana_group 'ana|group'
 
+# The transient ANA "change" state: hosts reset controllers left in it.
+{
+	conf_head ana_change | grep -v '^ana_groups'
+	cat <<CONF
+ana_groups = ( { id = 1; state = "optimized"; },
+	{ id = 3; state = "change"; } ); # BAD
+CONF
+	port_line "$FREE_PORT"
+	cat <<CONF
+subsystems = ( { nqn = "$NQN"; allow_any_host = true;
+	namespaces = ( { nsid = 1; backend = "ram"; size = "1M"; } ); } );
+CONF
+} >"$T/ana_change.conf"
+expect_bad ana_change 'ANA group 3: state "change" is transient: hosts reset controllers'
+
 {
 	conf_head bad_lba_size
 	port_line "$FREE_PORT"

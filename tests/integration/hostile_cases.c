@@ -575,16 +575,18 @@ static int h_create_sq(struct hostile_ctx *h, struct hostile_result *r)
 }
 
 /* A 4 KiB write on an I/O queue; answer its R2T with H2CData that does
- * not fit it (`skew` bytes off, or longer). */
+ * not fit it (`skew` bytes off, or longer), or whose data digest is wrong. */
 static int bad_h2c(struct hostile_ctx *h, struct hostile_result *r, uint32_t skew,
-		   uint32_t extra_len)
+		   uint32_t extra_len, bool bad_ddgst)
 {
 	static const uint8_t zeros[8192];
+	static const uint8_t wrong_digest[4] = { 0xde, 0xad, 0xbe, 0xef };
 	struct raw_conn adm, q;
 	struct raw_pdu p;
 	struct nvb_sqe sqe;
 	struct nvmetcp_data d;
-	int e = open_io(h, &adm, &q, false);
+	uint32_t len;
+	int e = open_io(h, &adm, &q, bad_ddgst);
 
 	if (e)
 		return e;
@@ -604,17 +606,18 @@ static int bad_h2c(struct hostile_ctx *h, struct hostile_result *r, uint32_t ske
 		e = 0;
 		goto out;
 	}
+	len = le32toh(p.h.r2t.r2tl) + extra_len;
 	memset(&d, 0, sizeof(d));
-	nvmetcp_pdu_init(&d.hdr, NVMETCP_H2C_DATA, NVMETCP_F_DATA_LAST, false, false,
-			 le32toh(p.h.r2t.r2tl) + extra_len, 0);
+	nvmetcp_pdu_init(&d.hdr, NVMETCP_H2C_DATA, NVMETCP_F_DATA_LAST, false, bad_ddgst, len, 0);
 	d.cccid = p.h.r2t.cccid;
 	d.ttag = p.h.r2t.ttag;
 	d.datao = htole32(le32toh(p.h.r2t.r2to) + skew);
-	d.datal = htole32(le32toh(p.h.r2t.r2tl) + extra_len);
-	if ((e = send_bytes(&q, &d, sizeof(d))) ||
-	    (e = send_bytes(&q, zeros, le32toh(p.h.r2t.r2tl) + extra_len)))
+	d.datal = htole32(len);
+	if ((e = send_bytes(&q, &d, sizeof(d))) || (e = send_bytes(&q, zeros, len)))
 		goto out;
-	finish(&q, r, false);
+	if (bad_ddgst && (e = send_bytes(&q, wrong_digest, sizeof(wrong_digest))))
+		goto out;
+	finish(&q, r, true);
 out:
 	raw_close(&q);
 	raw_close(&adm);
@@ -623,12 +626,122 @@ out:
 
 static int h_h2cdata_wrong_offset(struct hostile_ctx *h, struct hostile_result *r)
 {
-	return bad_h2c(h, r, 512, 0);
+	return bad_h2c(h, r, 512, 0, false);
 }
 
 static int h_h2cdata_too_long(struct hostile_ctx *h, struct hostile_result *r)
 {
-	return bad_h2c(h, r, 0, 4096);
+	return bad_h2c(h, r, 0, 4096, false);
+}
+
+static int h_h2cdata_bad_ddgst(struct hostile_ctx *h, struct hostile_result *r)
+{
+	return bad_h2c(h, r, 0, 0, true);
+}
+
+/* One I/O command on an I/O queue with `len` bytes in the capsule. */
+static int io_cmd(struct hostile_ctx *h, struct hostile_result *r, struct nvb_sqe *sqe,
+		  const void *data, uint32_t len)
+{
+	struct raw_conn adm, q;
+	int e = open_io(h, &adm, &q, false);
+
+	if (e)
+		return e;
+	e = raw_send_capsule(&q, sqe, data, len);
+	if (e == 0 || e == -EPIPE || e == -ECONNRESET)
+		finish(&q, r, true);
+	raw_close(&q);
+	raw_close(&adm);
+	return e == -EPIPE || e == -ECONNRESET ? 0 : e;
+}
+
+static int h_io_incapsule_too_big(struct hostile_ctx *h, struct hostile_result *r)
+{
+	static uint8_t data[64 * 1024];
+	struct nvb_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = nvme_cmd_write;
+	sqe.cid = htole16(12);
+	sqe.nsid = htole32(1);
+	sqe.cdw12 = htole32(sizeof(data) / 512 - 1);
+	raw_sgl_incapsule(&sqe, sizeof(data));
+	return io_cmd(h, r, &sqe, data, sizeof(data));
+}
+
+static int h_read_over_mdts(struct hostile_ctx *h, struct hostile_result *r)
+{
+	struct nvb_sqe sqe;
+
+	memset(&sqe, 0, sizeof(sqe));
+	sqe.opcode = nvme_cmd_read;
+	sqe.cid = htole16(13);
+	sqe.nsid = htole32(1);
+	sqe.cdw12 = htole32(65535);             /* 32 MiB */
+	raw_sgl_transport(&sqe, 65536 * 512);
+	return io_cmd(h, r, &sqe, NULL, 0);
+}
+
+/* A status or -errno from raw_* as an ending. */
+static void result_from_rc(struct hostile_result *r, int rc)
+{
+	r->status = rc > 0 ? (unsigned)rc : 0;
+	r->end = rc > 0 ? RAW_END_ERROR_CQE : rc == 0 ? RAW_END_SUCCESS_CQE :
+		 rc == -ECONNABORTED ? RAW_END_TERMREQ :
+		 rc == -ETIMEDOUT ? RAW_END_TIMEOUT :
+		 rc == -EPROTO ? RAW_END_OTHER : RAW_END_CLOSED;
+	snprintf(r->detail, sizeof(r->detail), "Connect: %d", rc);
+}
+
+/* An I/O queue Connect with odd fields, for an enabled controller. */
+static int io_connect(struct hostile_ctx *h, struct hostile_result *r, uint16_t qid,
+		      uint16_t sqsize, bool twice)
+{
+	struct raw_conn adm, q, q2;
+	uint16_t cntlid = 0;
+	int e = open_admin(h, &adm, true, &cntlid);
+
+	if (e)
+		return e;
+	e = open_conn(h, &q, true, false, false);
+	if (e == 0) {
+		e = raw_connect(&q, qid, cntlid, h->nqn, h->hostnqn, sqsize, 0, NULL,
+				HOSTILE_TIMEOUT_MS);
+		if (twice && e == 0) {
+			e = open_conn(h, &q2, true, false, false);
+			if (e == 0) {
+				e = raw_connect(&q2, qid, cntlid, h->nqn, h->hostnqn, sqsize, 0,
+						NULL, HOSTILE_TIMEOUT_MS);
+				raw_close(&q2);
+			}
+		}
+		result_from_rc(r, e);
+		e = 0;
+		raw_close(&q);
+	}
+	raw_close(&adm);
+	return e;
+}
+
+static int h_io_connect_sqsize0(struct hostile_ctx *h, struct hostile_result *r)
+{
+	return io_connect(h, r, 1, 0, false);
+}
+
+static int h_io_connect_sqsize_huge(struct hostile_ctx *h, struct hostile_result *r)
+{
+	return io_connect(h, r, 1, 0xffff, false);
+}
+
+static int h_io_connect_qid_beyond(struct hostile_ctx *h, struct hostile_result *r)
+{
+	return io_connect(h, r, 5, 31, false);
+}
+
+static int h_io_connect_twice(struct hostile_ctx *h, struct hostile_result *r)
+{
+	return io_connect(h, r, 1, 31, true);
 }
 
 const struct hostile_case hostile_cases[] = {
@@ -671,5 +784,12 @@ const struct hostile_case hostile_cases[] = {
 	{ "Create I/O SQ (PCIe only)", h_create_sq, END(RAW_END_ERROR_CQE), 0 },
 	{ "H2CData at the wrong offset", h_h2cdata_wrong_offset, ENDS_DROP, 0 },
 	{ "H2CData beyond the R2T", h_h2cdata_too_long, ENDS_DROP, 0 },
+	{ "H2CData with a bad data digest", h_h2cdata_bad_ddgst, ENDS_REFUSE, 0 },
+	{ "64 KiB of I/O in-capsule data", h_io_incapsule_too_big, ENDS_REFUSE, 0 },
+	{ "Read of 32 MiB (over MDTS)", h_read_over_mdts, ENDS_REFUSE, 0 },
+	{ "I/O Connect SQSIZE 0", h_io_connect_sqsize0, ENDS_REFUSE, 0 },
+	{ "I/O Connect SQSIZE 65535", h_io_connect_sqsize_huge, ENDS_REFUSE, 0 },
+	{ "I/O Connect QID 5 (1 granted)", h_io_connect_qid_beyond, ENDS_REFUSE, 0 },
+	{ "I/O Connect of a QID twice", h_io_connect_twice, ENDS_REFUSE, 0 },
 };
 const int hostile_ncases = (int)(sizeof(hostile_cases) / sizeof(hostile_cases[0]));

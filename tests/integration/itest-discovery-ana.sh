@@ -4,7 +4,8 @@
 # log through either port lists both; the ANA log before and after
 # set-ana-state makes group 1 inaccessible, with the AEN arriving on every
 # controller; I/O on the inaccessible path fails with ANA Inaccessible and
-# succeeds on the other; then back. Also the CLI's view of it.
+# succeeds on the other; then back. Also the CLI's view of it, and its
+# refusal of the transient "change" state.
 . "$(dirname "$0")/lib.sh"
 
 ana_conf() {
@@ -40,5 +41,15 @@ echo "$out"
 echo "$out" | grep -E '^ *2 .*inaccessible' >/dev/null ||
 	nvb_fail "list ana-groups does not show group 2 inaccessible"
 nvb_ctl set-ana 2 bogus-state && nvb_fail "set-ana accepted an unknown state"
+# The transition state is refused with its reason (exit 1), nothing changes.
+nvb_ctl set-ana 1 change 2>"$T/set-ana-change.err"
+rc=$?
+cat "$T/set-ana-change.err"
+[ "$rc" -eq 1 ] || nvb_fail "set-ana 1 change: exit $rc, expected 1"
+grep -q 'ANA group 1: state "change" is transient' "$T/set-ana-change.err" ||
+	nvb_fail "set-ana 1 change: the reason is missing"
+out=$(nvb_ctl list ana-groups) || nvb_fail "nvbridgectl list ana-groups failed"
+echo "$out" | grep -E '^ *1 +optimized +2 ' >/dev/null ||
+	nvb_fail "group 1 changed (state or change count) after the refused change"
 nvb_ctl list ports || nvb_fail "nvbridgectl list ports failed"
 nvb_stop_daemon

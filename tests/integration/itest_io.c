@@ -16,7 +16,7 @@
 
 #define NR_QUEUES       4
 #define NR_WORKERS      (2 * NR_QUEUES)
-#define WINDOW          4               /* commands in flight per queue */
+#define WINDOW          8               /* commands in flight per queue */
 #define MAX_XFER        (1u << 20)
 #define IO_TIMEOUT_MS   30000
 
@@ -96,9 +96,11 @@ static struct extent *partition(const struct ns_area *areas, int nareas, uint64_
 			if (nlb > areas[a].nblocks - pos)
 				nlb = (uint32_t)(areas[a].nblocks - pos);
 			if (n == cap) {
+				struct extent *grown = realloc(v, 2 * cap * sizeof(*v));
+
+				CHECK(grown != NULL, "out of memory");
+				v = grown;
 				cap *= 2;
-				v = realloc(v, cap * sizeof(*v));
-				CHECK(v != NULL, "out of memory");
 			}
 			v[n++] = (struct extent){ .nsid = areas[a].nsid,
 						  .lba_size = areas[a].lba_size,

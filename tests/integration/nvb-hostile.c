@@ -288,7 +288,7 @@ static void *slow_sender(void *arg)
 
 static void phase_hostile(void)
 {
-	pthread_t threads[64], slow[8];
+	pthread_t threads[64] = { 0 }, slow[8] = { 0 };   /* set by pthread_create */
 	struct raw_conn *silent = calloc(2 * (size_t)opt.silent, sizeof(*silent));
 	struct good_host g;
 	int nthreads = opt.threads < 64 ? opt.threads : 64, nslow = opt.slow < 8 ? opt.slow : 8;

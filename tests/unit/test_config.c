@@ -155,12 +155,15 @@ static const struct bad_config {
 	{ "subsystems = ( { " SS_A " } );\nports = ( { id = 1; address = \"127.0.0.1\"; port = 4420;\n"
 	  " subsystems = [ ]; } );\n", 3, "'subsystems' is empty" },
 	/* duplicate ANA group id */
-	{ "ana_groups = (\n { id = 1; state = \"optimized\"; },\n { id = 1; state = \"change\"; } );\n"
+	{ "ana_groups = (\n { id = 1; state = \"optimized\"; },\n { id = 1; state = \"inaccessible\"; } );\n"
 	  PORT1, 3, "duplicate ANA group id 1" },
 	/* ANA group id out of range */
 	{ "ana_groups = (\n { id = 129; state = \"optimized\"; } );\n" PORT1, 2, "between 1 and 128" },
 	{ "ana_groups = (\n { id = 0; state = \"optimized\"; } );\n" PORT1, 2, "between 1 and 128" },
 	{ "ana_groups = (\n { id = 1;\n state = \"standby\"; } );\n" PORT1, 3, "unknown ANA state" },
+	/* the transition state: nvbridged would never leave it, hosts reset */
+	{ "ana_groups = (\n { id = 1; state = \"optimized\"; },\n { id = 3;\n state = \"change\"; } );\n"
+	  PORT1, 4, "ANA group 3: " NVB_ANA_CHANGE_REFUSED },
 	{ "ana_groups = ( );\n" PORT1, 1, "empty" },
 	/* file backend without path, ram without size, path on ram */
 	{ PORT1 "subsystems = ( { " SS_A " namespaces = (\n { nsid = 1; backend = \"file\"; } ); } );\n",
@@ -572,6 +575,11 @@ START_TEST(ana_state_names)
 		ck_assert_int_eq(s, states[i]);
 		ck_assert_str_eq(nvb_ana_state_name(states[i]), names[i]);
 	}
+	/* "change" parses (the wire knows it) but may not be set. */
+	for (int i = 0; i < 4; i++)
+		ck_assert(nvb_ana_state_settable(states[i]));
+	ck_assert(!nvb_ana_state_settable(NVB_ANA_CHANGE));
+	ck_assert(!nvb_ana_state_settable((enum nvb_ana_state)0x07));
 	ck_assert_int_eq(nvb_ana_state_parse("standby", &s), -1);
 	ck_assert_int_eq(nvb_ana_state_parse("", &s), -1);
 	ck_assert_str_eq(nvb_ana_state_name((enum nvb_ana_state)0x07), "unknown");
@@ -705,7 +713,8 @@ START_TEST(full_conf_values)
 	ck_assert_int_eq(cfg->log_level, NVB_LOG_DEBUG);
 	ck_assert_ptr_nonnull(strstr(cfg->ctl_socket, "/tests/data/run/ctl.sock"));
 	ck_assert_int_eq(cfg->nana_groups, 5);
-	ck_assert_int_eq(cfg->ana_groups[4].state, NVB_ANA_CHANGE);
+	ck_assert_uint_eq(cfg->ana_groups[4].id, 128);
+	ck_assert_int_eq(cfg->ana_groups[4].state, NVB_ANA_OPTIMIZED);
 	ck_assert_str_eq(cfg->ports[1].svcid, "4421");
 	ck_assert_int_eq(cfg->ports[1].nsubsystems, 1);
 	ck_assert_uint_eq(cfg->ports[2].id, 65535);

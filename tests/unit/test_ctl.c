@@ -355,6 +355,17 @@ START_TEST(test_ana_and_hosts)
 	json_object_put(r);
 	ck_assert_int_eq(atomic_load(&nvb_target_find_ana_group(2)->state), NVB_ANA_INACCESSIBLE);
 	call_fails("set-ana-state", params("{\"group\":2,\"state\":\"sideways\"}"), "unknown ANA state");
+	/* The transition state is refused with its reason, and nothing changes. */
+	{
+		unsigned changes = atomic_load(&nvb_target_find_ana_group(2)->change_count);
+
+		call_fails("set-ana-state", params("{\"group\":2,\"state\":\"change\"}"),
+			   "ANA group 2: " NVB_ANA_CHANGE_REFUSED);
+		ck_assert_int_eq(atomic_load(&nvb_target_find_ana_group(2)->state),
+				 NVB_ANA_INACCESSIBLE);
+		ck_assert_uint_eq(atomic_load(&nvb_target_find_ana_group(2)->change_count),
+				  changes);
+	}
 	call_fails("set-ana-state", params("{\"group\":9,\"state\":\"optimized\"}"), "no ANA group 9");
 
 	ck_assert(!nvb_subsys_host_allowed(ss, HOST_A));
@@ -384,7 +395,8 @@ START_TEST(test_save)
 	snprintf(path, sizeof(path), "%s/saved.conf", dir);
 	json_object_put(call("add-namespace", params("{\"nqn\":\"" SS2 "\",\"nsid\":3,"
 						     "\"backend\":\"ram\",\"size\":\"1M\"}")));
-	json_object_put(call("set-ana-state", params("{\"group\":1,\"state\":\"change\"}")));
+	json_object_put(call("set-ana-state",
+			     params("{\"group\":1,\"state\":\"persistent-loss\"}")));
 	{
 		struct json_object *p = json_object_new_object();
 
@@ -409,7 +421,7 @@ START_TEST(test_save)
 	ck_assert_msg(found, "the added namespace was not saved");
 	for (int i = 0; i < cfg->nana_groups; i++)
 		if (cfg->ana_groups[i].id == 1)
-			ck_assert_int_eq(cfg->ana_groups[i].state, NVB_ANA_CHANGE);
+			ck_assert_int_eq(cfg->ana_groups[i].state, NVB_ANA_PERSISTENT_LOSS);
 	nvb_config_free(cfg);
 
 	/* No temporary file left behind. */

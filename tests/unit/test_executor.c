@@ -386,9 +386,27 @@ START_TEST(dsm_deallocate)
 	free(r);
 	free(w);
 
-	/* More bytes than NR ranges, or less than one range. */
-	cmd = dsm_cmd(c->nsid, 1, AD);
-	ck_assert_uint_eq(exec_buf(&cmd, ranges, 2 * sizeof(ranges[0])), NVB_SGL_INVALID_DATA);
+	/* More bytes than NR ranges (the Linux host always sends a whole 4 KiB
+	 * range buffer): only the first NR ranges are used. */
+	{
+		struct dsm_range_le page[256] = { [0] = dsm_range(200, 1), [1] = dsm_range(202, 1) };
+
+		w = write_pattern(c, 200, 4, 6);
+		cmd = dsm_cmd(c->nsid, 1, AD);
+		ck_assert_uint_eq(exec_buf(&cmd, page, sizeof(page)), NVB_OK);
+		r = read_blocks(c, 200, 4);
+		ck_assert(all_zero(r, lba));
+		ck_assert_mem_eq(r + lba, w + lba, 3 * lba);     /* range 2 was beyond NR */
+		free(r);
+		free(w);
+	}
+	/* More than 256 ranges' worth of data, or less than one range. */
+	{
+		static struct dsm_range_le too_much[257];
+
+		cmd = dsm_cmd(c->nsid, 1, AD);
+		ck_assert_uint_eq(exec_buf(&cmd, too_much, sizeof(too_much)), NVB_SGL_INVALID_DATA);
+	}
 	ck_assert_uint_eq(exec_buf(&cmd, ranges, 8), NVB_SGL_INVALID_DATA);
 	ck_assert_uint_eq(exec_nodata(&cmd), NVB_SGL_INVALID_DATA);
 }
@@ -406,7 +424,13 @@ START_TEST(compare)
 	ck_assert_uint_eq(exec_full(&cmd, NVB_ANA_OPTIMIZED, iov, 2, len, &xfer), NVB_OK);
 	ck_assert_uint_eq(xfer, 0);
 	w[len - 1] ^= 1;
-	ck_assert_uint_eq(exec_buf(&cmd, w, len), NVB_COMPARE_FAILED);
+	ck_assert_uint_eq(exec_full(&cmd, NVB_ANA_OPTIMIZED, iov, 2, len, &xfer),
+			  NVB_COMPARE_FAILED);
+	ck_assert_uint_eq(xfer, len - 1);       /* where it differs */
+	w[len / 3 + 1] ^= 0x80;
+	ck_assert_uint_eq(exec_full(&cmd, NVB_ANA_OPTIMIZED, iov, 2, len, &xfer),
+			  NVB_COMPARE_FAILED);
+	ck_assert_uint_eq(xfer, len / 3 + 1);   /* in the second segment */
 	ck_assert_uint_eq(NVB_STATUS_SCT(NVB_COMPARE_FAILED), NVME_SCT_MEDIA);
 	ck_assert(NVB_COMPARE_FAILED & NVB_DNR);
 	/* A large compare takes its scratch buffer past the pool's classes. */
@@ -504,7 +528,7 @@ END_TEST
 
 START_TEST(invalid_opcode_and_fused)
 {
-	static const uint8_t bad[] = { 0x04, 0x0c, 0x0d, 0x11, 0x7f, 0x80, 0xff };
+	static const uint8_t bad[] = { 0x04, 0x0c, 0x10, 0x12, 0x7f, 0x80, 0xff };
 	uint8_t buf[512] = { 0 };
 	struct nvb_sqe cmd;
 	size_t len;

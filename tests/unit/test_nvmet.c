@@ -924,11 +924,22 @@ START_TEST(test_ana_log_and_aen)
 	ck_assert_uint_eq(d.nnsids, 1);
 	ck_assert_uint_eq(ana_find(t->buf, 4096, 2).state, NVB_ANA_NON_OPTIMIZED);
 	treq_free(t);
-	ck_assert_int_eq(nvb_ana_group_set_state(1, NVB_ANA_CHANGE, err, sizeof(err)), 0);
+	/* "change" is refused on the control path: no state change, no event. */
+	ck_assert_int_eq(nvb_ana_group_set_state(1, NVB_ANA_CHANGE, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, NVB_ANA_CHANGE_REFUSED));
+	pump(150);
+	ck_assert_int_eq(aer2->completions, 0);
+	ck_assert_int_eq(nvb_ana_group_set_state(1, NVB_ANA_PERSISTENT_LOSS, err, sizeof(err)), 0);
 	pump_until(&aer2->completions, 1000);
 	ck_assert_int_eq(aer2->completions, 1);
 	ck_assert_uint_eq(le32toh(aer2->req.rsp.result.u32), 0x000c0302);
 	treq_free(aer2);
+	t = get_log(q, NVME_LOG_LID_ANA, 0, false, 0, 4096);
+	ck_assert_uint_eq(ana_at(t->buf, 16).state, NVB_ANA_PERSISTENT_LOSS);
+	treq_free(t);
+	/* The log still reports the transition state (0Fh) for a group in it;
+	 * only internal code can put one there, so set it directly. */
+	atomic_store(&nvb_target_find_ana_group(1)->state, (uint8_t)NVB_ANA_CHANGE);
 	t = get_log(q, NVME_LOG_LID_ANA, 0, false, 0, 4096);
 	ck_assert_uint_eq(ana_at(t->buf, 16).state, NVB_ANA_CHANGE);
 	treq_free(t);
@@ -1300,6 +1311,16 @@ START_TEST(test_io)
 	s = rw(0x02, 3, 0, 1);
 	t = run(io1, &s, NULL, 4096);
 	ck_assert_uint_eq(status_of(t), NVB_OK);
+	treq_free(t);
+
+	/* A group in transition (set directly: the control path refuses
+	 * "change") gives ANA Transition, SCT 3 SC 3, through its ports. */
+	atomic_store(&nvb_target_find_ana_group(1)->state, (uint8_t)NVB_ANA_CHANGE);
+	s = rw(0x02, 1, 8, 8);
+	t = run(io1, &s, NULL, sizeof(data));
+	ck_assert_uint_eq(status_of(t), NVB_STATUS_ANA_TRANSITION);
+	ck_assert_uint_eq(NVB_STATUS_SCT(status_of(t)), 3);
+	ck_assert_uint_eq(NVB_STATUS_SC(status_of(t)), 3);
 	treq_free(t);
 
 	/* The controller list carries queues and their statistics. */

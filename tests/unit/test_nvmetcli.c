@@ -387,7 +387,7 @@ START_TEST(values_as_strings_or_ints)
 		"  \"device\": { \"path\": \"/dev/sdc\", \"uuid\": \"23531b79-5cd8-4228-a5ec-9f5e0842db13\" } } ] } ],"
 		"  \"ports\": [ { \"portid\": \"9\", \"addr\": { \"trtype\": \"tcp\", \"adrfam\": \"ipv4\","
 		"  \"traddr\": \"0.0.0.0\", \"trsvcid\": 4420 }, \"subsystems\": [ \"nqn.2026-04.io.x:a\" ],"
-		"  \"ana_groups\": [ { \"grpid\": \"5\", \"ana\": { \"state\": \"change\" } } ] } ] }", NULL);
+		"  \"ana_groups\": [ { \"grpid\": \"5\", \"ana\": { \"state\": \"inaccessible\" } } ] } ] }", NULL);
 
 	ck_assert_str_eq(cfg->subsys[0].nqn, "nqn.2026-04.io.x:a");
 	ck_assert_str_eq(cfg->subsys[0].serial, "42");
@@ -400,7 +400,41 @@ START_TEST(values_as_strings_or_ints)
 	ck_assert_str_eq(cfg->ports[0].svcid, "4420");
 	ck_assert_uint_eq(cfg->ports[0].ana_group, 5);
 	ck_assert_int_eq(cfg->nana_groups, 1);
-	ck_assert_int_eq(cfg->ana_groups[0].state, NVB_ANA_CHANGE);
+	ck_assert_int_eq(cfg->ana_groups[0].state, NVB_ANA_INACCESSIBLE);
+	nvb_config_free(cfg);
+}
+END_TEST
+
+/* A kernel port caught in the transition state: nvbridged cannot keep a
+ * group there (hosts reset controllers left in it), so it comes in as
+ * inaccessible, with one warning; the same group id in "change" and
+ * "inaccessible" on two ports is then one group. */
+START_TEST(change_state_imported_as_inaccessible)
+{
+	char *warnings = NULL;
+	struct nvb_config *cfg = import_ok(
+		"{ \"subsystems\": [ { \"nqn\": \"nqn.2026-04.io.x:a\" } ], \"ports\": ["
+		"  { \"portid\": 1, \"addr\": { \"trtype\": \"tcp\", \"adrfam\": \"ipv4\","
+		"    \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4420\" },"
+		"    \"subsystems\": [ \"nqn.2026-04.io.x:a\" ],"
+		"    \"ana_groups\": [ { \"grpid\": 3, \"ana\": { \"state\": \"change\" } } ] },"
+		"  { \"portid\": 2, \"addr\": { \"trtype\": \"tcp\", \"adrfam\": \"ipv4\","
+		"    \"traddr\": \"127.0.0.1\", \"trsvcid\": \"4421\" },"
+		"    \"subsystems\": [ \"nqn.2026-04.io.x:a\" ],"
+		"    \"ana_groups\": [ { \"grpid\": 3,"
+		"      \"ana\": { \"state\": \"inaccessible\" } } ] } ] }",
+		&warnings);
+
+	ck_assert_int_eq(cfg->nana_groups, 1);
+	ck_assert_uint_eq(cfg->ana_groups[0].id, 3);
+	ck_assert_int_eq(cfg->ana_groups[0].state, NVB_ANA_INACCESSIBLE);
+	ck_assert_uint_eq(cfg->ports[0].ana_group, 3);
+	ck_assert_uint_eq(cfg->ports[1].ana_group, 3);
+	ck_assert_ptr_nonnull(warnings);
+	ck_assert_str_eq(warnings, "warning: port 1: ANA group 3 is in state \"change\", which "
+			 "nvbridged does not keep (hosts reset controllers left in it longer "
+			 "than 2×ANATT); imported as inaccessible\n");
+	free(warnings);
 	nvb_config_free(cfg);
 }
 END_TEST
@@ -439,6 +473,7 @@ static Suite *nvmetcli_suite(void)
 	tcase_add_loop_test(tc, bad_import_rejected, 0,
 			    (int)(sizeof(bad_imports) / sizeof(bad_imports[0])));
 	tcase_add_test(tc, values_as_strings_or_ints);
+	tcase_add_test(tc, change_state_imported_as_inaccessible);
 	tcase_add_test(tc, truncated_json_everywhere);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);

@@ -72,6 +72,11 @@ if [ ! -f /test/test.sh ]; then
 	poweroff -f
 fi
 
+# From here on, kernel messages of level info and above (the NVMe and iSCSI initiators' "new
+# ctrl", "reconnecting", "ANATT timeout"...) also go to the console, ttyS0, as they happen:
+# the host keeps them even if the guest hangs and has to be killed.
+dmesg -n 7
+
 OUT=/dev/console
 [ -c /dev/ttyS1 ] && OUT=/dev/ttyS1
 stty -F "$OUT" raw -echo 2>/dev/null

@@ -1,9 +1,17 @@
 # tests/vm: tests against the real Linux NVMe/TCP and iSCSI initiators, in a QEMU guest that
-# boots Debian 12's kernel (see tests/vm/README.md). They need root and take tens of seconds
-# each, so they are not in TESTS here: the top level runs $(VM_TESTS) from `make check-vm`.
+# boots Debian 12's kernel (see tests/vm/README.md). They need root (else they skip) and take
+# 10-60 s each. tests/local.mk adds $(VM_TESTS) to TESTS unless configured with
+# --disable-vm-tests; `make check-vm` runs only them.
 
-# Host-side test programs (automake exit codes: 0 pass, 1 fail, 77 skip).
-VM_TESTS = tests/vm/test-smoke.sh
+# Host-side test programs (automake exit codes: 0 pass, 1 fail, 77 skip). The slowest first, so
+# that a parallel `make check` finishes sooner.
+VM_TESTS = \
+	tests/vm/test-ana.sh \
+	tests/vm/test-reconnect.sh \
+	tests/vm/test-seed.sh \
+	tests/vm/test-nschange.sh \
+	tests/vm/test-hostnqn.sh \
+	tests/vm/test-smoke.sh
 
 dist_noinst_SCRIPTS += \
 	tests/vm/build-guest.sh \
@@ -16,4 +24,9 @@ EXTRA_DIST += \
 	tests/vm/init.sh \
 	tests/vm/guest-lib.sh \
 	tests/vm/lib.sh \
-	tests/vm/smoke.sh
+	tests/vm/smoke.sh \
+	tests/vm/seed.sh \
+	tests/vm/ana.sh \
+	tests/vm/reconnect.sh \
+	tests/vm/nschange.sh \
+	tests/vm/hostnqn.sh
