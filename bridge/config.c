@@ -1172,24 +1172,29 @@ static const struct key_spec port_keys[] = {
 	{ "subsystems", port_subsystems, false },
 };
 
-/* Would binding b fail because a holds the same address and TCP port? A
- * wildcard address overlaps every address of its family. */
-static bool ports_overlap(const struct nvb_port_conf *a, const struct nvb_port_conf *b)
+bool nvb_addr_overlap(const char *addr_a, unsigned int port_a,
+		      const char *addr_b, unsigned int port_b)
 {
+	static const struct in6_addr zero;
 	struct in6_addr ba, bb;
 	int fa, fb;
-	static const struct in6_addr zero;
 	size_t len;
 
-	if (a->family != b->family || strcmp(a->svcid, b->svcid) != 0)
-		return false;
 	memset(&ba, 0, sizeof(ba));
 	memset(&bb, 0, sizeof(bb));
-	parse_inet(a->addr, &fa, &ba);
-	parse_inet(b->addr, &fb, &bb);
-	len = a->family == AF_INET ? 4 : 16;
+	if (port_a != port_b || parse_inet(addr_a, &fa, &ba) || parse_inet(addr_b, &fb, &bb) ||
+	    fa != fb)
+		return false;
+	len = fa == AF_INET ? 4 : 16;
 	return memcmp(&ba, &bb, len) == 0 || memcmp(&ba, &zero, len) == 0 ||
 	       memcmp(&bb, &zero, len) == 0;
+}
+
+/* Would binding b fail because a holds the same address and TCP port? */
+static bool ports_overlap(const struct nvb_port_conf *a, const struct nvb_port_conf *b)
+{
+	return nvb_addr_overlap(a->addr, (unsigned int)atoi(a->svcid),
+				b->addr, (unsigned int)atoi(b->svcid));
 }
 
 static int port_check(struct parse_ctx *pc, struct port_parse *pp)
@@ -1372,18 +1377,89 @@ static int check_unique_ids(struct parse_ctx *pc)
 	return rc;
 }
 
-static int parse_root(struct parse_ctx *pc, const config_setting_t *root)
+/* ---- front-end sections --------------------------------------------------- */
+
+static const struct nvb_config_section_ops *sections[NVB_CONFIG_MAX_SECTIONS];
+static int nsections;
+
+int nvb_config_register_section(const struct nvb_config_section_ops *ops)
+{
+	for (int i = 0; i < nsections; i++)
+		if (strcmp(sections[i]->name, ops->name) == 0)
+			return sections[i] == ops ? 0 : -1;
+	if (nsections == NVB_CONFIG_MAX_SECTIONS)
+		return -1;
+	sections[nsections++] = ops;
+	return 0;
+}
+
+void *nvb_config_section(const struct nvb_config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->nsections; i++)
+		if (strcmp(cfg->sections[i].ops->name, name) == 0)
+			return cfg->sections[i].state;
+	return NULL;
+}
+
+int nvb_config_errorf(const struct nvb_config *cfg, const struct config_setting_t *s,
+		      char *err, size_t errlen, const char *fmt, ...)
+{
+	struct parse_ctx pc = { .name = cfg->path ? cfg->path : "config", .err = err,
+				.errlen = errlen };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(&pc, s ? (int)config_setting_source_line(s) : 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Registered sections are accepted at the top level here and parsed later. */
+static int defer_section(struct parse_ctx *pc, const config_setting_t *s, void *obj)
+{
+	return 0;
+}
+
+/* After the core sections: each registered section present in the file. */
+static int parse_sections(struct parse_ctx *pc, const config_setting_t *root)
 {
 	struct nvb_config *cfg = pc->cfg;
 
-	if (parse_group(pc, root, top_keys, sizeof(top_keys) / sizeof(top_keys[0]), cfg))
+	for (int i = 0; i < nsections; i++) {
+		const config_setting_t *s = config_setting_get_member(root, sections[i]->name);
+		void *state = NULL;
+
+		if (!s)
+			continue;
+		if (sections[i]->parse(s, cfg, &state, pc->err, pc->errlen))
+			return -1;
+		cfg->sections[cfg->nsections].ops = sections[i];
+		cfg->sections[cfg->nsections].state = state;
+		cfg->nsections++;
+	}
+	return 0;
+}
+
+static int parse_root(struct parse_ctx *pc, const config_setting_t *root)
+{
+	const size_t ntop = sizeof(top_keys) / sizeof(top_keys[0]);
+	struct key_spec keys[sizeof(top_keys) / sizeof(top_keys[0]) + NVB_CONFIG_MAX_SECTIONS];
+	struct nvb_config *cfg = pc->cfg;
+	size_t nkeys = ntop;
+
+	memcpy(keys, top_keys, sizeof(top_keys));
+	for (int i = 0; i < nsections; i++)
+		keys[nkeys++] = (struct key_spec){ sections[i]->name, defer_section, false };
+	if (parse_group(pc, root, keys, nkeys, cfg))
 		return -1;
 	if (!cfg->ctl_socket && !(cfg->ctl_socket = strdup(NVB_DEFAULT_CTL_SOCKET)))
 		return fail(pc, NULL, "out of memory");
 	if (cfg->nports == 0)
 		return fail(pc, NULL, "no ports defined: at least one is required in "
 			    "ports = ( { id = 1; address = \"...\"; port = 4420; } );");
-	return check_unique_ids(pc);
+	if (check_unique_ids(pc))
+		return -1;
+	return parse_sections(pc, root);
 }
 
 /* The absolute directory of the config file, for relative paths in it. */
@@ -1562,6 +1638,9 @@ void nvb_config_free(struct nvb_config *cfg)
 		port_conf_clear(&cfg->ports[i]);
 	free(cfg->ports);
 	free(cfg->ana_groups);
+	for (int i = 0; i < cfg->nsections; i++)
+		if (cfg->sections[i].ops->free)
+			cfg->sections[i].ops->free(cfg->sections[i].state);
 	free(cfg->ctl_socket);
 	free(cfg->path);
 	free(cfg);

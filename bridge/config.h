@@ -63,6 +63,14 @@ struct nvb_ana_group_conf {
 	int line;
 };
 
+/* A front end's parsed config section (see nvb_config_register_section). */
+#define NVB_CONFIG_MAX_SECTIONS 4
+struct nvb_config_section_ops;
+struct nvb_config_section {
+	const struct nvb_config_section_ops *ops;
+	void *state;            /* what ops->parse returned; freed by ops->free */
+};
+
 struct nvb_config {
 	char *path;             /* the file it was read from */
 	int reactors;           /* 0 = one per online CPU */
@@ -74,6 +82,9 @@ struct nvb_config {
 	int nports;
 	struct nvb_ana_group_conf *ana_groups;
 	int nana_groups;
+	/* Front-end sections present in the file, in registration order. */
+	struct nvb_config_section sections[NVB_CONFIG_MAX_SECTIONS];
+	int nsections;
 };
 
 /* Default control socket; nvbridgectl finds the daemon here without flags. */
@@ -128,6 +139,47 @@ int nvb_import_nvmetcli(const char *json_text, struct nvb_config **out,
 struct config_t;
 int nvb_config_parse_tree(const struct config_t *tree, const char *name,
 			  struct nvb_config **out, char *err, size_t errlen);
+
+/*
+ * Front-end config sections. The core never names a front end: a front end
+ * registers an ops table for its top-level setting (e.g. "iscsi") before the
+ * config is loaded (only the daemon's main does that), and the core then
+ *  - accepts that top-level name (any other unknown name is still refused),
+ *  - calls parse() after the core sections are parsed and validated, so the
+ *    section can check references to subsystems, namespaces, ANA groups and
+ *    ports; parse() reports "FILE:LINE: reason" into err (see
+ *    nvb_config_errorf) and returns 0 with *state set, or -1,
+ *  - has nvb_config_write() call write() after the core sections; write()
+ *    emits the whole top-level setting ("iscsi = { ... };\n"),
+ *  - has nvb_config_free() call free(state).
+ * A section absent from the file gets no state (nvb_config_section() is NULL).
+ * Register from the control thread before any parse; ops must outlive every
+ * config. Returns 0, or -1 if the table is full or the name is taken by
+ * other ops (registering the same ops again is a no-op).
+ */
+struct config_setting_t;
+struct nvb_config_section_ops {
+	const char *name;
+	int (*parse)(const struct config_setting_t *s, const struct nvb_config *cfg,
+		     void **state, char *err, size_t errlen);
+	int (*write)(const void *state, FILE *out);
+	void (*free)(void *state);
+};
+int nvb_config_register_section(const struct nvb_config_section_ops *ops);
+/* The parsed state of section `name`, or NULL if the file had none. */
+void *nvb_config_section(const struct nvb_config *cfg, const char *name);
+/* "FILE:LINE: " + message into err, with the line of setting s (no line:
+ * "FILE: "), for section parsers. Always returns -1. */
+int nvb_config_errorf(const struct nvb_config *cfg, const struct config_setting_t *s,
+		      char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Write s as a libconfig string literal (quotes and escapes), for writers. */
+void nvb_config_put_string(FILE *out, const char *s);
+/* Would two listeners on (family, numeric address, TCP port) collide? A
+ * wildcard address overlaps every address of its family. Addresses that do
+ * not parse never collide. */
+bool nvb_addr_overlap(const char *addr_a, unsigned int port_a,
+		      const char *addr_b, unsigned int port_b);
 
 /* Helpers shared by the config code and the control socket. */
 /* NQN syntax (NVMe 2.0 §4.5): "nqn." prefix, at most NVB_NQN_MAX bytes, no

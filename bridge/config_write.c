@@ -21,7 +21,7 @@ static const char *const log_level_names[] = {
 
 /* A libconfig string literal: escape quote and backslash, and write every
  * byte outside printable ASCII as \xNN, which libconfig reads back. */
-static void put_string(FILE *out, const char *s)
+void nvb_config_put_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -40,7 +40,7 @@ static const char tabs[] = "\t\t\t\t\t\t";
 static void put_key_string(FILE *out, int indent, const char *key, const char *value)
 {
 	fprintf(out, "%.*s%s = ", indent, tabs, key);
-	put_string(out, value);
+	nvb_config_put_string(out, value);
 	fputs(";\n", out);
 }
 
@@ -49,7 +49,7 @@ static void put_string_array(FILE *out, int indent, const char *key, char *const
 	fprintf(out, "%.*s%s = [", indent, tabs, key);
 	for (int i = 0; i < n; i++) {
 		fprintf(out, "%s\n%.*s", i ? "," : "", indent + 1, tabs);
-		put_string(out, v[i]);
+		nvb_config_put_string(out, v[i]);
 	}
 	fprintf(out, "\n%.*s];\n", indent, tabs);
 }
@@ -151,5 +151,10 @@ int nvb_config_write(const struct nvb_config *cfg, FILE *out)
 	write_ana_groups(cfg, out);
 	write_ports(cfg, out);
 	write_subsystems(cfg, out);
+	for (int i = 0; i < cfg->nsections; i++) {
+		fputc('\n', out);
+		if (cfg->sections[i].ops->write(cfg->sections[i].state, out))
+			return -1;
+	}
 	return fflush(out) == 0 && !ferror(out) ? 0 : -1;
 }

@@ -24,6 +24,7 @@
 #include "bridge/log.h"
 #include "bridge/reactor.h"
 #include "bridge/target.h"
+#include "iscsi/iscsi_config.h"
 #include "nvmetcp/tcp.h"
 
 #define DEFAULT_CONFIG NVB_SYSCONFDIR "/nvbridge/nvbridged.conf"
@@ -110,10 +111,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
+	/* Front ends' config sections, before the file is read. */
+	nvb_config_register_section(&iscsi_config_section);
 	if (nvb_config_load(config_path, &cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "nvbridged: %s\n", err);
 		return 1;
 	}
+	if (iscsi_config_get(cfg) && iscsi_config_get(cfg)->ntargets)
+		nvb_warn("iscsi: configured targets are not served yet (connection layer pending)");
 	if (test_only) {
 		printf("%s: configuration OK\n", config_path);
 		nvb_config_free(cfg);

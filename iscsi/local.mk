@@ -8,3 +8,8 @@ iscsi_libiscsitgt_a_SOURCES = \
 	iscsi/params.h iscsi/params.c \
 	iscsi/chap.h iscsi/chap.c \
 	bridge/md5.h bridge/md5.c
+# The iscsi config section (bridge/config.h section hook) and the login
+# layer (stages, CHAP, negotiation, SendTargets); transport-free.
+iscsi_libiscsitgt_a_SOURCES += \
+	iscsi/iscsi_config.h iscsi/iscsi_config.c \
+	iscsi/login.h iscsi/login.c

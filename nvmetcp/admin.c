@@ -139,7 +139,10 @@ static nvb_status nvmet_identify_ctrl(struct nvmet_req *req, union nvmet_identif
 	id->oaes = htole32(NVME_CTRL_OAES_NA | NVME_CTRL_OAES_ANA);
 	id->nn = htole32(NVB_MAX_NSID);
 	id->mnan = htole32(NVB_MAX_NSID);
-	id->oncs = htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES);
+	id->oncs = htole16(NVME_CTRL_ONCS_COMPARE | NVME_CTRL_ONCS_DSM | NVME_CTRL_ONCS_WRITE_ZEROES |
+			   (ctrl->has_host ? NVME_CTRL_ONCS_RESERVATIONS : 0));
+	/* io.c pairs fused commands; the executor runs them atomically. */
+	id->fuses = htole16(NVME_CTRL_FUSES_COMPARE_AND_WRITE);
 	/* The executor flushes every namespace for NSID FFFFFFFFh: 11b. */
 	if (nvmet_subsys_vwc_present(ss))
 		id->vwc = NVME_CTRL_VWC_PRESENT | NVME_CTRL_VWC_FLUSH;
@@ -171,6 +174,8 @@ static nvb_status nvmet_identify_ns(struct nvmet_req *req, union nvmet_identify_
 	id->flbas = 0;                  /* ... in use */
 	id->lbaf[0].ds = (uint8_t)ns->lba_shift;
 	id->nmic = NVME_NS_NMIC_SHARED; /* reachable through every controller */
+	/* NVMe 2.0 §8.19: every type, PTPL, IEKEY; shared with iSCSI. */
+	id->rescap = NVB_RESV_RESCAP;
 	id->dlfeat = 0x09;              /* deallocated reads 0; Write Zeroes may deallocate */
 	nvmet_put_le128(id->nvmcap, nblocks << ns->lba_shift);
 	id->anagrpid = htole32(nvmet_ns_anagrpid(ctrl, ns));
@@ -568,6 +573,8 @@ static void nvmet_get_log_page(struct nvmet_req *req)
 /* ---- Get/Set Features (NVMe 2.0 §5.27) ---------------------------------- */
 
 typedef nvb_status (*nvmet_feat_fn)(struct nvmet_req *req, uint32_t *result, bool dflt);
+/* A set handler returns this when it completes the command itself later. */
+#define NVMET_FEAT_PENDING ((nvb_status)0xffff)
 
 /* Without a volatile write cache there is nothing to enable (reads 0). */
 static nvb_status nvmet_feat_vwc_get(struct nvmet_req *req, uint32_t *result, bool dflt)
@@ -680,6 +687,80 @@ static nvb_status nvmet_feat_kato_set(struct nvmet_req *req, uint32_t *result, b
 	return NVB_OK;
 }
 
+/*
+ * Reservation Persistence (83h, NVMe 2.0 §5.27.1.x): PTPL of the namespace's
+ * reservation state, the same switch as SCSI APTPL (docs/reservations.md).
+ * Set completes once the state file is written (or removed).
+ */
+struct nvmet_ptpl_ctx {
+	struct nvmet_req *req;
+	struct nvb_ns *ns;      /* referenced until the commit is done */
+};
+
+static void nvmet_ptpl_committed(void *arg, int err)
+{
+	struct nvmet_ptpl_ctx *ctx = arg;
+	struct nvmet_req *req = ctx->req;
+
+	if (err)
+		nvb_err("namespace %u: reservation state not saved: %s",
+			le32toh(req->cmd.nsid), strerror(-err));
+	nvb_ns_put(ctx->ns);
+	free(ctx);
+	nvmet_req_complete(req, err ? NVB_INTERNAL_ERROR : NVB_OK);
+}
+
+static struct nvb_ns *nvmet_feat_ns(struct nvmet_req *req, nvb_status *st)
+{
+	uint32_t nsid = le32toh(req->cmd.nsid);
+	struct nvb_ns *ns = nvmet_nsid_valid(nsid) ? nvb_ns_get(req_ctrl(req)->subsys, nsid) : NULL;
+
+	*st = NVB_OK;
+	if (!ns)
+		*st = NVB_INVALID_NS;
+	else if (!ns->resv) {
+		nvb_ns_put(ns);
+		ns = NULL;
+		*st = NVB_INVALID_FIELD;
+	}
+	return ns;
+}
+
+static nvb_status nvmet_feat_ptpl_get(struct nvmet_req *req, uint32_t *result, bool dflt)
+{
+	nvb_status st;
+	struct nvb_ns *ns = nvmet_feat_ns(req, &st);
+
+	if (!ns)
+		return st;
+	*result = dflt ? 0 : nvb_resv_ptpl(ns->resv);
+	nvb_ns_put(ns);
+	return NVB_OK;
+}
+
+static nvb_status nvmet_feat_ptpl_set(struct nvmet_req *req, uint32_t *result, bool unused)
+{
+	struct nvmet_ptpl_ctx *ctx;
+	nvb_status st;
+	struct nvb_ns *ns = nvmet_feat_ns(req, &st);
+
+	if (!ns)
+		return st;
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx) {
+		nvb_ns_put(ns);
+		return NVB_INTERNAL_ERROR;
+	}
+	ctx->req = req;
+	ctx->ns = ns;
+	nvb_resv_set_ptpl(ns->resv, le32toh(req->cmd.cdw11) & 1);
+	if (nvb_resv_commit(ns->resv, req->sq->reactor, nvmet_ptpl_committed, ctx))
+		return NVMET_FEAT_PENDING;
+	nvb_ns_put(ns);
+	free(ctx);
+	return NVB_OK;
+}
+
 static const struct nvmet_feature {
 	uint8_t fid;
 	nvmet_feat_fn get, set;
@@ -690,6 +771,7 @@ static const struct nvmet_feature {
 	{ NVME_FEAT_FID_WRITE_ATOMIC, nvmet_feat_atomic_get, nvmet_feat_atomic_set, false },
 	{ NVME_FEAT_FID_ASYNC_EVENT,  nvmet_feat_aen_get, nvmet_feat_aen_set, true },
 	{ NVME_FEAT_FID_KATO,         nvmet_feat_kato_get, nvmet_feat_kato_set, true },
+	{ NVME_FEAT_FID_RESV_PERSIST, nvmet_feat_ptpl_get, nvmet_feat_ptpl_set, false },
 };
 
 static const struct nvmet_feature *nvmet_feature_find(const struct nvmet_req *req)
@@ -713,7 +795,8 @@ static void nvmet_get_features(struct nvmet_req *req)
 	if (!f || sel > 3)
 		st = NVB_INVALID_FIELD;
 	else if (sel == 3)
-		result = 1u << 2, st = NVB_OK;  /* capabilities: changeable, not saveable */
+		/* capabilities: changeable, not saveable; 83h is per namespace */
+		result = 1u << 2 | (f->fid == NVME_FEAT_FID_RESV_PERSIST ? 1u << 1 : 0), st = NVB_OK;
 	else    /* current; default; saved = default, as nothing is saved */
 		st = f->get(req, &result, sel != 0);
 	req->rsp.result.u32 = htole32(result);
@@ -732,6 +815,8 @@ static void nvmet_set_features(struct nvmet_req *req)
 		st = NVMET_FEATURE_NOT_SAVEABLE;        /* SV: nothing persists */
 	else
 		st = f->set(req, &result, false);
+	if (st == NVMET_FEAT_PENDING)
+		return;
 	req->rsp.result.u32 = htole32(result);
 	nvmet_req_complete(req, st);
 }

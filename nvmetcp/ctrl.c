@@ -57,8 +57,9 @@ void nvmet_req_execute(struct nvmet_req *req)
 		nvmet_req_complete(req, NVB_CMD_SEQ_ERROR);
 		return;
 	}
-	/* Identify Controller FUSES is 0: no fused operations. */
-	if (req->cmd.flags & 0x3) {
+	/* Fused operations exist only for I/O commands (Compare and Write,
+	 * Identify Controller FUSES); io.c pairs them. */
+	if ((req->cmd.flags & 0x3) && req->sq->qid == 0) {
 		nvmet_req_complete(req, NVB_INVALID_FIELD);
 		return;
 	}
@@ -257,6 +258,9 @@ struct nvmet_ctrl *nvmet_ctrl_create(struct nvmet_sq *sq, struct nvb_subsys *ss,
 	ctrl->admin_reactor = sq->reactor;
 	snprintf(ctrl->hostnqn, sizeof(ctrl->hostnqn), "%s", hostnqn);
 	memcpy(ctrl->hostid, hostid, sizeof(ctrl->hostid));
+	/* NVMe 2.0 §8.19.1: reservations belong to the host (its Host
+	 * Identifier), across its controllers. */
+	ctrl->has_host = !ss->is_discovery && nvb_host_id_nvme(&ctrl->host, hostid, cntlid) == 0;
 	atomic_init(&ctrl->cc, 0);
 	atomic_init(&ctrl->csts, 0);
 	atomic_init(&ctrl->vwc_enabled, true);
@@ -344,6 +348,8 @@ void nvmet_sq_destroy(struct nvmet_sq *sq)
 
 	if (!ctrl)
 		return;
+	if (sq->qid)
+		nvmet_io_fused_drop(sq);
 	sq->ctrl = NULL;
 	pthread_mutex_lock(&nvmet_lock);
 	if (ctrl->sqs[sq->qid] == sq) {

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bridge/resv.h"
 #include "nvmetcp/nvmet.h"
 
 #define NVMET_ERROR_LOG_SLOTS   64
@@ -28,6 +29,7 @@
 #define NVMET_DISC_KATO_MS      120000  /* discovery controller, KATO 0 (see ctrl.c) */
 #define NVMET_KA_SLACK_MS       250     /* grace on top of KATO before giving up */
 #define NVMET_VS                0x00020000u     /* NVMe 2.0 */
+#define NVMET_FUSED_WAIT_MS     1000    /* longest a fused command waits for its partner */
 
 /* CC / CSTS fields (NVMe 2.0 §3.1.3.5, §3.1.3.6). */
 #define NVMET_CC_EN             (1u << 0)
@@ -40,6 +42,18 @@
 #define NVMET_CSTS_RDY          (1u << 0)
 #define NVMET_CSTS_CFS          (1u << 1)
 #define NVMET_CSTS_SHST_CMPLT   (2u << 2)
+
+/*
+ * A fused command (NVMe 2.0 "Fused Operations") waiting on its I/O queue
+ * for its partner (io.c). One per queue, touched only by that queue's
+ * reactor; the tick bounds the wait so that a host that never sends the
+ * partner cannot pin the command (and the queue's teardown) for ever.
+ */
+struct nvmet_fused_slot {
+	struct nvmet_req *held;
+	uint64_t since_ms;
+	struct nvb_tick tick;
+};
 
 /* Asynchronous events this core raises (all Notices, NVMe 2.0 §5.2). */
 enum nvmet_event {
@@ -57,6 +71,11 @@ struct nvmet_ctrl {
 	struct nvb_reactor *admin_reactor;
 	char hostnqn[NVME_NQN_LENGTH];
 	uint8_t hostid[16];
+	/* The reservation registrant identity (bridge/resv.h) of the Host
+	 * Identifier; has_host false for the all-zero one, which names no
+	 * host: no reservation commands then. */
+	bool has_host;
+	struct nvb_host_id host;
 
 	/* Read on I/O reactors, written on the admin reactor. */
 	_Atomic uint32_t cc;
@@ -89,6 +108,9 @@ struct nvmet_ctrl {
 	int nr_io_sqs;                  /* connected I/O queues */
 	struct nvmet_sq *sqs[NVMET_MAX_QUEUES + 1];
 	struct nvmet_ctrl *next;        /* registry */
+
+	/* Slot qid: I/O queue qid's reactor only. */
+	struct nvmet_fused_slot fused[NVMET_MAX_QUEUES + 1];
 
 	/* Written by every queue's reactor; its own cache line. */
 	atomic_bool traffic __attribute__((aligned(64)));
@@ -137,6 +159,14 @@ enum nvb_ana_state nvmet_ana_group_state(const struct nvb_ana_group *g);
 void nvmet_fabrics_execute(struct nvmet_req *req);
 void nvmet_admin_execute(struct nvmet_req *req);
 void nvmet_io_execute(struct nvmet_req *req);
+/* The queue is going away: complete a fused command it still holds. */
+void nvmet_io_fused_drop(struct nvmet_sq *sq);
+
+/* The identity reservation checks use for the controller's commands. */
+static inline const struct nvb_host_id *nvmet_ctrl_host(const struct nvmet_ctrl *ctrl)
+{
+	return ctrl->has_host ? &ctrl->host : NULL;
+}
 
 /* Data buffers of a request. */
 void nvmet_copy_to_req(struct nvmet_req *req, size_t off, const void *src, size_t len);

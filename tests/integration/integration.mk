@@ -12,7 +12,8 @@ tests_integration_nvb_itest_SOURCES = tests/integration/nvb-itest.c \
 	tests/integration/itest_io.c tests/integration/itest_ana.c \
 	tests/integration/itest_keepalive.c tests/integration/itest_hosts.c \
 	tests/integration/itest_ns.c tests/integration/itest_errors.c \
-	tests/integration/itest_imported.c tests/integration/itest_sigterm.c
+	tests/integration/itest_imported.c tests/integration/itest_sigterm.c \
+	tests/integration/itest_resv.c
 tests_integration_nvb_itest_CFLAGS = $(TEST_CFLAGS)
 tests_integration_nvb_itest_LDADD = nvmetcp/libnvmehost.a $(BRIDGE_LIBS) $(TEST_LIBS)
 
@@ -32,6 +33,7 @@ INTEGRATION_TESTS = \
 	tests/integration/itest-errors.sh \
 	tests/integration/nvmetcli-import.sh \
 	tests/integration/sigterm.sh \
+	tests/integration/itest-resv.sh \
 	tests/integration/hostile.sh
 
 TESTS += $(INTEGRATION_TESTS)

@@ -11,6 +11,11 @@
 #include <signal.h>
 #include <string.h>
 
+/* itest_resv.c */
+int scenario_resv(const struct itest_args *a);
+int scenario_resv_ptpl_set(const struct itest_args *a);
+int scenario_resv_ptpl_check(const struct itest_args *a);
+
 static const struct scenario {
 	const char *name;
 	int (*run)(const struct itest_args *a);
@@ -26,6 +31,9 @@ static const struct scenario {
 	{ "imported", scenario_imported, "the nvmetcli-imported subsystem: ids and data" },
 	{ "sigterm-write", scenario_sigterm_write, "write and flush until the daemon goes away" },
 	{ "sigterm-verify", scenario_sigterm_verify, "check what sigterm-write had acknowledged" },
+	{ "resv", scenario_resv, "reservations across two hosts, fused compare-and-write races" },
+	{ "resv-ptpl-set", scenario_resv_ptpl_set, "register and reserve with PTPL on" },
+	{ "resv-ptpl-check", scenario_resv_ptpl_check, "after a restart: the reservation is back" },
 };
 
 static void usage(FILE *out)

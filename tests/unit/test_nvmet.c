@@ -17,6 +17,7 @@
 #include "bridge/reactor.h"
 #include "bridge/target.h"
 #include "nvmetcp/nvmet.h"
+#include "nvmetcp/nvmet_internal.h"
 
 #define SS1 "nqn.2026-01.io.nvbridge:one"
 #define SS2 "nqn.2026-01.io.nvbridge:two"
@@ -286,12 +287,13 @@ static uint16_t prop_set(struct tq *q, uint32_t offset, uint32_t value)
 	return run_status(q, &s, NULL);
 }
 
-/* An admin queue connected (and enabled) to subnqn through port. */
-static struct tq *admin_connect(int port, const char *subnqn, const char *host, uint32_t kato,
-				uint16_t *cntlid)
+/* An admin queue connected (and enabled) to subnqn through port, for the
+ * Host Identifier of 16 bytes `hostid`. */
+static struct tq *admin_connect_id(int port, const char *subnqn, const char *host,
+				   uint8_t hostid, uint32_t kato, uint16_t *cntlid)
 {
 	struct tq *q = tq_new(port);
-	struct treq *t = connect_raw(q, 0, 31, kato, subnqn, host, 0xa5, 0xffff, 1024);
+	struct treq *t = connect_raw(q, 0, 31, kato, subnqn, host, hostid, 0xffff, 1024);
 	uint16_t st;
 
 	ck_assert_uint_eq(status_of(t), NVB_OK);
@@ -303,16 +305,28 @@ static struct tq *admin_connect(int port, const char *subnqn, const char *host, 
 	return q;
 }
 
-static struct tq *io_connect(int port, const char *subnqn, const char *host, uint16_t cntlid,
-			     uint16_t qid)
+static struct tq *admin_connect(int port, const char *subnqn, const char *host, uint32_t kato,
+				uint16_t *cntlid)
+{
+	return admin_connect_id(port, subnqn, host, 0xa5, kato, cntlid);
+}
+
+static struct tq *io_connect_id(int port, const char *subnqn, const char *host, uint8_t hostid,
+				uint16_t cntlid, uint16_t qid)
 {
 	struct tq *q = tq_new(port);
-	struct treq *t = connect_raw(q, qid, 127, 0, subnqn, host, 0xa5, cntlid, 1024);
+	struct treq *t = connect_raw(q, qid, 127, 0, subnqn, host, hostid, cntlid, 1024);
 
 	ck_assert_uint_eq(status_of(t), NVB_OK);
 	ck_assert_uint_eq(le16toh(t->req.rsp.result.u16), cntlid);
 	treq_free(t);
 	return q;
+}
+
+static struct tq *io_connect(int port, const char *subnqn, const char *host, uint16_t cntlid,
+			     uint16_t qid)
+{
+	return io_connect_id(port, subnqn, host, 0xa5, cntlid, qid);
 }
 
 /* ---- admin helpers -------------------------------------------------------- */
@@ -1288,8 +1302,10 @@ START_TEST(test_io)
 	t = run(io1, &s, NULL, 512);
 	ck_assert_uint_eq(status_of(t), NVB_LBA_RANGE);
 	treq_free(t);
-	s = sqe(0x0d, 1, 0, 0);         /* Reservation Register */
-	ck_assert_uint_eq(run_status(io1, &s, NULL), NVB_INVALID_OPCODE);
+	/* Reservation Register reaches the executor: its data (CRKEY,
+	 * NRKEY) is 16 bytes. test_resv covers the reservation commands. */
+	s = sqe(0x0d, 1, 0, 0);
+	ck_assert_uint_eq(run_status(io1, &s, NULL), NVB_SGL_INVALID_DATA);
 	s = rw(0x02, 2, 0, 1);
 	t = run(io1, &s, NULL, 512);
 	ck_assert_uint_eq(status_of(t), NVB_INVALID_NS);
@@ -1356,6 +1372,285 @@ START_TEST(test_io)
 }
 END_TEST
 
+/* ---- reservations and fused operations ----------------------------------- */
+
+#define OPC_WRITE   0x01
+#define OPC_READ    0x02
+#define OPC_COMPARE 0x05
+#define OPC_REGISTER 0x0d
+#define OPC_REPORT  0x0e
+#define OPC_ACQUIRE 0x11
+#define OPC_RELEASE 0x15
+
+static uint16_t resv_cmd(struct tq *q, uint8_t opc, uint32_t cdw10, uint64_t k1, uint64_t k2,
+			 size_t len)
+{
+	uint64_t keys[2] = { htole64(k1), htole64(k2) };
+	struct nvb_sqe s = sqe(opc, 1, cdw10, 0);
+	struct treq *t = run(q, &s, keys, len);
+	uint16_t st = status_of(t);
+
+	treq_free(t);
+	return st;
+}
+
+static uint16_t rw_status(struct tq *q, uint8_t opc, uint64_t slba, uint8_t fill)
+{
+	uint8_t buf[512];
+	struct nvb_sqe s = rw(opc, 1, slba, 1);
+	struct treq *t;
+	uint16_t st;
+
+	memset(buf, fill, sizeof(buf));
+	t = run(q, &s, buf, sizeof(buf));
+	st = status_of(t);
+	treq_free(t);
+	return st;
+}
+
+/* Two hosts (different Host Identifiers) on SS2's namespace 1, through
+ * ports 1 and 2: the reservation commands reach the shared state and its
+ * conflicts reach the other host's I/O. */
+START_TEST(test_resv)
+{
+	uint16_t ca, cb, cz;
+	struct tq *aa = admin_connect_id(0, SS2, HOST_A, 0x11, 0, &ca);
+	struct tq *ab = admin_connect_id(1, SS2, HOST_B, 0x22, 0, &cb);
+	struct tq *ioa = io_connect_id(0, SS2, HOST_A, 0x11, ca, 1);
+	struct tq *iob = io_connect_id(1, SS2, HOST_B, 0x22, cb, 1);
+	struct nvme_id_ctrl *idc;
+	struct nvb_sqe s;
+	struct treq *t;
+	uint32_t result;
+
+	/* Identify: reservations, Compare and Write, every reservation type. */
+	t = identify(aa, NVME_IDENTIFY_CNS_CTRL, 0);
+	idc = (struct nvme_id_ctrl *)t->buf;
+	ck_assert_uint_eq(le16toh(idc->oncs) & NVME_CTRL_ONCS_RESERVATIONS,
+			  NVME_CTRL_ONCS_RESERVATIONS);
+	ck_assert_uint_eq(le16toh(idc->fuses), NVME_CTRL_FUSES_COMPARE_AND_WRITE);
+	treq_free(t);
+	t = identify(aa, NVME_IDENTIFY_CNS_NS, 1);
+	ck_assert_uint_eq(((struct nvme_id_ns *)t->buf)->rescap, 0xff);
+	ck_assert_uint_eq(((struct nvme_id_ns *)t->buf)->nmic, NVME_NS_NMIC_SHARED);
+	treq_free(t);
+
+	/* A registers key A1 and takes Write Exclusive. */
+	ck_assert_uint_eq(resv_cmd(ioa, OPC_REGISTER, 0, 0, 0xa1, 16), NVB_OK);
+	ck_assert_uint_eq(resv_cmd(ioa, OPC_ACQUIRE, 1u << 8, 0xa1, 0, 16), NVB_OK);
+	/* B cannot write (Reservation Conflict, SC 83h) but can read; A can write. */
+	ck_assert_uint_eq(rw_status(iob, OPC_WRITE, 4, 0xbb), NVB_RESERVATION_CONFLICT);
+	ck_assert_uint_eq(NVB_STATUS_SC(NVB_RESERVATION_CONFLICT), 0x83);
+	ck_assert_uint_eq(rw_status(iob, OPC_READ, 4, 0), NVB_OK);
+	ck_assert_uint_eq(rw_status(ioa, OPC_WRITE, 4, 0xaa), NVB_OK);
+	/* B registering with A's holder key changes nothing for A; B's
+	 * acquire conflicts. */
+	ck_assert_uint_eq(resv_cmd(iob, OPC_REGISTER, 0, 0, 0xb2, 16), NVB_OK);
+	ck_assert_uint_eq(resv_cmd(iob, OPC_ACQUIRE, 1u << 8, 0xb2, 0, 16),
+			  NVB_RESERVATION_CONFLICT);
+
+	/* Report (extended): GEN 2, type WE, two registrants, A holds. */
+	s = sqe(OPC_REPORT, 1, 4096 / 4 - 1, 1);
+	t = run(iob, &s, NULL, 4096);
+	ck_assert_uint_eq(status_of(t), NVB_OK);
+	ck_assert_uint_eq(le32toh(*(uint32_t *)t->buf), 2);
+	ck_assert_uint_eq(t->buf[4], 1);
+	ck_assert_uint_eq(t->buf[5] | t->buf[6] << 8, 2);
+	{
+		bool seen_a = false, seen_b = false;
+
+		for (int i = 0; i < 2; i++) {
+			const uint8_t *e = t->buf + 64 + 64 * i;
+			uint64_t key;
+
+			memcpy(&key, e + 8, 8);
+			if (le64toh(key) == 0xa1) {
+				seen_a = true;
+				ck_assert_uint_eq(e[0] | e[1] << 8, ca);
+				ck_assert_uint_eq(e[2] & 1, 1);
+				ck_assert_uint_eq(e[16], 0x11);
+			} else {
+				seen_b = le64toh(key) == 0xb2 && !(e[2] & 1) && e[16] == 0x22;
+			}
+		}
+		ck_assert(seen_a && seen_b);
+	}
+	treq_free(t);
+	/* Report without the extended structure: fabrics Host IDs do not fit. */
+	s = sqe(OPC_REPORT, 1, 4096 / 4 - 1, 0);
+	t = run(iob, &s, NULL, 4096);
+	ck_assert_uint_eq(status_of(t), NVB_HOSTID_FORMAT);
+	treq_free(t);
+
+	/* A releases: B writes again. */
+	ck_assert_uint_eq(resv_cmd(ioa, OPC_RELEASE, 1u << 8, 0xa1, 0, 8), NVB_OK);
+	ck_assert_uint_eq(rw_status(iob, OPC_WRITE, 4, 0xbb), NVB_OK);
+
+	/* Reservation Persistence (Set/Get Features 83h), per namespace. */
+	s = sqe(nvme_admin_get_features, 1, NVME_FEAT_FID_RESV_PERSIST, 0);
+	ck_assert_uint_eq(run_status(aa, &s, &result), NVB_OK);
+	ck_assert_uint_eq(result, 0);
+	s = sqe(nvme_admin_set_features, 1, NVME_FEAT_FID_RESV_PERSIST, 1);
+	ck_assert_uint_eq(run_status(aa, &s, NULL), NVB_OK);
+	s = sqe(nvme_admin_get_features, 1, NVME_FEAT_FID_RESV_PERSIST, 0);
+	ck_assert_uint_eq(run_status(ab, &s, &result), NVB_OK);    /* the other host sees it */
+	ck_assert_uint_eq(result, 1);
+	s = sqe(nvme_admin_get_features, 1, NVME_FEAT_FID_RESV_PERSIST | 3u << 8, 0);
+	ck_assert_uint_eq(run_status(aa, &s, &result), NVB_OK);
+	ck_assert_uint_eq(result, 1u << 2 | 1u << 1);
+	s = sqe(nvme_admin_set_features, 1, NVME_FEAT_FID_RESV_PERSIST, 0);
+	ck_assert_uint_eq(run_status(aa, &s, NULL), NVB_OK);
+	s = sqe(nvme_admin_get_features, 7, NVME_FEAT_FID_RESV_PERSIST, 0);
+	ck_assert_uint_eq(run_status(aa, &s, NULL), NVB_INVALID_NS);
+
+	/* Unregister both. */
+	ck_assert_uint_eq(resv_cmd(ioa, OPC_REGISTER, 1, 0xa1, 0, 16), NVB_OK);
+	ck_assert_uint_eq(resv_cmd(iob, OPC_REGISTER, 1, 0xb2, 0, 16), NVB_OK);
+
+	/* An all-zero Host Identifier names no host: no reservations. */
+	{
+		struct tq *az = admin_connect_id(0, SS2, HOST_B, 0x00, 0, &cz);
+		struct tq *ioz = io_connect_id(0, SS2, HOST_B, 0x00, cz, 2);
+
+		t = identify(az, NVME_IDENTIFY_CNS_CTRL, 0);
+		idc = (struct nvme_id_ctrl *)t->buf;
+		ck_assert_uint_eq(le16toh(idc->oncs) & NVME_CTRL_ONCS_RESERVATIONS, 0);
+		treq_free(t);
+		ck_assert_uint_eq(resv_cmd(ioz, OPC_REGISTER, 0, 0, 0xc3, 16), NVB_INVALID_OPCODE);
+		ck_assert_uint_eq(rw_status(ioz, OPC_WRITE, 4, 0xcc), NVB_OK);
+		tq_free(ioz);
+		tq_free(az);
+	}
+	tq_free(ioa);
+	tq_free(iob);
+	tq_free(aa);
+	tq_free(ab);
+}
+END_TEST
+
+static struct treq *fused_submit(struct tq *q, uint8_t opc, uint8_t fuse, uint8_t sgl_type,
+				 uint64_t slba, uint8_t fill)
+{
+	uint8_t buf[512];
+	struct nvb_sqe s = rw(opc, 1, slba, 1);
+
+	memset(buf, fill, sizeof(buf));
+	s.flags = fuse;
+	s.dptr.type = sgl_type;
+	return submit(q, &s, buf, sizeof(buf));
+}
+
+static uint8_t read_byte(struct tq *q, uint64_t slba)
+{
+	struct nvb_sqe s = rw(OPC_READ, 1, slba, 1);
+	struct treq *t = run(q, &s, NULL, 512);
+	uint8_t b = t->buf[0];
+
+	ck_assert_uint_eq(status_of(t), NVB_OK);
+	treq_free(t);
+	return b;
+}
+
+/* Fused Compare and Write pairing on an I/O queue (NVMe 2.0 "Fused
+ * Operations"): success, miscompare, missing partner, reordering by R2T. */
+START_TEST(test_fused)
+{
+	uint16_t c;
+	struct tq *a = admin_connect_id(0, SS2, HOST_A, 0x11, 0, &c);
+	struct tq *io = io_connect_id(0, SS2, HOST_A, 0x11, c, 1);
+	struct treq *t1, *t2, *t3;
+
+	ck_assert_uint_eq(rw_status(io, OPC_WRITE, 10, 0x10), NVB_OK);
+
+	/* Match: the first waits for the second, then both complete. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_INCAPSULE, 10, 0x10);
+	pump(30);
+	ck_assert_int_eq(t1->completions, 0);
+	t2 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_INCAPSULE, 10, 0x20);
+	pump_until(&t2->completions, 2000);
+	ck_assert_int_eq(t1->completions, 1);
+	ck_assert_uint_eq(status_of(t1), NVB_OK);
+	ck_assert_uint_eq(status_of(t2), NVB_OK);
+	treq_free(t1);
+	treq_free(t2);
+	ck_assert_uint_eq(read_byte(io, 10), 0x20);
+
+	/* Miscompare: Compare Failure, the write aborted, nothing written. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_INCAPSULE, 10, 0x10);
+	t2 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_INCAPSULE, 10, 0x30);
+	pump_until(&t2->completions, 2000);
+	ck_assert_uint_eq(status_of(t1), NVB_COMPARE_FAILED);
+	ck_assert_uint_eq(status_of(t2), NVB_FUSED_FAIL);
+	treq_free(t1);
+	treq_free(t2);
+	ck_assert_uint_eq(read_byte(io, 10), 0x20);
+
+	/* A first followed by a plain command: Missing Fused Command; the
+	 * plain command runs. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_INCAPSULE, 10, 0x20);
+	ck_assert_uint_eq(read_byte(io, 10), 0x20);
+	ck_assert_int_eq(t1->completions, 1);
+	ck_assert_uint_eq(status_of(t1), NVB_FUSED_MISSING);
+	treq_free(t1);
+
+	/* Two firsts: the older one is missing its second; the newer pairs. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_INCAPSULE, 10, 0x20);
+	t2 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_INCAPSULE, 10, 0x20);
+	ck_assert_int_eq(t1->completions, 1);
+	ck_assert_uint_eq(status_of(t1), NVB_FUSED_MISSING);
+	t3 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_INCAPSULE, 10, 0x40);
+	pump_until(&t3->completions, 2000);
+	ck_assert_uint_eq(status_of(t2), NVB_OK);
+	ck_assert_uint_eq(status_of(t3), NVB_OK);
+	treq_free(t1);
+	treq_free(t2);
+	treq_free(t3);
+
+	/* Data by R2T: a later in-capsule command may overtake either half
+	 * without breaking the pair, and the second may even come first. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_TRANSPORT, 10, 0x40);
+	ck_assert_uint_eq(read_byte(io, 10), 0x40);
+	ck_assert_int_eq(t1->completions, 0);
+	t2 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_TRANSPORT, 10, 0x50);
+	pump_until(&t2->completions, 2000);
+	ck_assert_uint_eq(status_of(t1), NVB_OK);
+	ck_assert_uint_eq(status_of(t2), NVB_OK);
+	treq_free(t1);
+	treq_free(t2);
+	t2 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_INCAPSULE, 10, 0x60);
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_TRANSPORT, 10, 0x50);
+	pump_until(&t2->completions, 2000);
+	ck_assert_uint_eq(status_of(t1), NVB_OK);
+	ck_assert_uint_eq(status_of(t2), NVB_OK);
+	treq_free(t1);
+	treq_free(t2);
+	ck_assert_uint_eq(read_byte(io, 10), 0x60);
+
+	/* A lone second gives up after NVMET_FUSED_WAIT_MS. */
+	t2 = fused_submit(io, OPC_WRITE, 2, NVB_SGL_INCAPSULE, 10, 0x70);
+	pump_until(&t2->completions, NVMET_FUSED_WAIT_MS + 1000);
+	ck_assert_int_eq(t2->completions, 1);
+	ck_assert_uint_eq(status_of(t2), NVB_FUSED_MISSING);
+	treq_free(t2);
+	ck_assert_uint_eq(read_byte(io, 10), 0x60);
+
+	/* Reserved FUSE value 11b: Invalid Field. */
+	t1 = fused_submit(io, OPC_WRITE, 3, NVB_SGL_INCAPSULE, 10, 0x70);
+	pump_until(&t1->completions, 2000);
+	ck_assert_uint_eq(status_of(t1), NVB_INVALID_FIELD);
+	treq_free(t1);
+
+	/* The queue goes away with a first held: it completes. */
+	t1 = fused_submit(io, OPC_COMPARE, 1, NVB_SGL_TRANSPORT, 10, 0x60);
+	ck_assert_int_eq(t1->completions, 0);
+	tq_free(io);
+	ck_assert_int_eq(t1->completions, 1);
+	ck_assert_uint_eq(status_of(t1), NVB_FUSED_MISSING);
+	treq_free(t1);
+	tq_free(a);
+}
+END_TEST
+
 static Suite *nvmet_suite(void)
 {
 	Suite *s = suite_create("nvmet");
@@ -1378,6 +1673,8 @@ static Suite *nvmet_suite(void)
 	tcase_add_test(tc, test_hosts_changed);
 	tcase_add_test(tc, test_discovery);
 	tcase_add_test(tc, test_io);
+	tcase_add_test(tc, test_resv);
+	tcase_add_test(tc, test_fused);
 	suite_add_tcase(s, tc);
 	return s;
 }
