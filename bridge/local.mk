@@ -2,7 +2,7 @@
 noinst_LIBRARIES += bridge/libbridge.a
 bridge_libbridge_a_SOURCES = \
 	bridge/nvme.h bridge/log.h bridge/log.c \
-	bridge/crc32c.h bridge/crc32c.c \
+	bridge/crc32c.h bridge/crc32c.c bridge/iov.h \
 	bridge/config.h bridge/config.c bridge/config_write.c bridge/ids.c \
 	bridge/nvmetcli_import.c \
 	bridge/reactor.h bridge/reactor_internal.h bridge/reactor.c \

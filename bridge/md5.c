@@ -52,7 +52,7 @@ static void transform(uint32_t state[4], const uint8_t block[64])
 {
 	uint32_t X[16], a = state[0], b = state[1], c = state[2], d = state[3];
 
-	for (int i = 0; i < 16; i++)
+	for (size_t i = 0; i < 16; i++)
 		X[i] = load_le32(block + 4 * i);
 	for (unsigned i = 0; i < 64; i++) {
 		unsigned round = i / 16, g;
@@ -120,7 +120,7 @@ void nvb_md5_final(struct nvb_md5 *c, uint8_t out[NVB_MD5_LEN])
 		len[i] = (uint8_t)(bits >> (8 * i));
 	nvb_md5_update(c, pad, used < 56 ? 56 - used : 120 - used);
 	nvb_md5_update(c, len, sizeof(len));
-	for (int i = 0; i < 4; i++)
+	for (size_t i = 0; i < 4; i++)
 		store_le32(out + 4 * i, c->state[i]);
 	/* Digests of secrets pass through here (CHAP): leave nothing behind. */
 	explicit_bzero(c, sizeof(*c));

@@ -55,7 +55,7 @@ static char *resv_state_path(const struct nvb_ns_conf *conf, const char *cfg_pat
 	if (stat(conf->path, &st) == 0 && S_ISBLK(st.st_mode)) {
 		if (!cfg_path || !(dir = strdup(cfg_path)))
 			return NULL;
-		for (int i = 0; i < 16; i++)
+		for (size_t i = 0; i < 16; i++)
 			snprintf(nguid + 2 * i, 3, "%02x", conf->nguid[i]);
 		if (asprintf(&path, "%s/nvbridge-%s.resv", dirname(dir), nguid) < 0)
 			path = NULL;

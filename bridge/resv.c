@@ -22,6 +22,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,24 +60,27 @@ struct nvb_resv {
 	_Atomic uint32_t view_holder;           /* slot, HOLDER_NONE or HOLDER_ALL */
 	_Atomic uint32_t view_nslots;           /* slots [0, n) may be in use */
 	_Atomic(struct resv_slot *) slots;      /* NSLOTS + 1, or NULL before first use */
+	/* Set at creation and only read after: no writes to share the line. */
+	struct nvb_ns *owner;
+	char *path;                             /* state file, or NULL: not persistent */
 
 	pthread_mutex_t lock __attribute__((aligned(64)));
-	struct nvb_ns *owner;
 	uint32_t gen;
-	uint8_t rtype;
-	uint16_t holder;
 	int nregs;
+	atomic_uint changes;
+	uint16_t holder;
+	uint8_t rtype;
 	bool ptpl;
 	bool legacy;
-	atomic_uint changes;
 
 	/* Persistence: change_seq under lock; the rest under persist_lock. */
-	char *path;
 	uint64_t change_seq;                    /* bumps on each persistent change */
 	_Atomic uint64_t durable_seq;           /* last change_seq made durable */
 	pthread_mutex_t persist_lock;
 	bool on_disk;                           /* the state file exists */
 };
+
+_Static_assert(offsetof(struct nvb_resv, lock) == 64, "the readers' fields fit in one cache line");
 
 /* ---- host identities ---- */
 
@@ -151,9 +155,9 @@ static const uint8_t scsi_of_type[] = { 0, 1, 3, 5, 6, 7, 8 };
 
 uint8_t nvb_resv_type_from_scsi(uint8_t scsi_type)
 {
-	for (uint8_t t = 1; t < sizeof(scsi_of_type); t++)
+	for (size_t t = 1; t < sizeof(scsi_of_type); t++)
 		if (scsi_of_type[t] == scsi_type)
-			return t;
+			return (uint8_t)t;
 	return 0;
 }
 
@@ -928,6 +932,11 @@ static void put(struct wbuf *b, const void *src, size_t n)
 	b->len += n;
 }
 
+static void put_u8(struct wbuf *b, uint8_t v)
+{
+	put(b, &v, 1);
+}
+
 static void put_le16(struct wbuf *b, uint16_t v)
 {
 	v = htole16(v);
@@ -951,8 +960,8 @@ static void state_encode(struct nvb_resv *r, struct wbuf *b)
 	put_le32(b, 0);                         /* body length, set below */
 	body = b->len;
 	put_le32(b, r->gen);
-	put(b, &r->rtype, 1);
-	put(b, &(uint8_t){ r->ptpl }, 1);
+	put_u8(b, r->rtype);
+	put_u8(b, r->ptpl);
 	put_le16(b, (uint16_t)r->nregs);
 	for (int i = 0; i < NSLOTS && r->nregs; i++) {
 		struct resv_slot *s = reg_at(r, i);
@@ -962,8 +971,8 @@ static void state_encode(struct nvb_resv *r, struct wbuf *b)
 		if (!slot_used(s))
 			continue;
 		slot_host(s, &h);
-		put(b, &h.kind, 1);
-		put(b, &(uint8_t){ reg_is_holder(r, i) }, 1);
+		put_u8(b, h.kind);
+		put_u8(b, reg_is_holder(r, i));
 		put_le16(b, h.len);
 		put_le16(b, h.cntlid);
 		put_le16(b, 0);

@@ -445,13 +445,26 @@ int nvb_subsys_resize_ns(struct nvb_subsys *ss, uint32_t nsid, uint64_t bytes,
 		goto fail;
 	}
 	old_bytes = atomic_load(&ns->nblocks) << ns->lba_shift;
-	if (ns->be->ops->resize(ns->be, bytes, err, errlen) != 0)
-		goto fail;
-	if (bytes < old_bytes)
+	if (bytes < old_bytes) {
+		/* Shrink: stop admitting I/O past the new end first, and let every
+		 * reactor finish the iteration in which it may have admitted some,
+		 * so the backend is cut only once nothing new can write beyond it. */
+		atomic_store(&ns->nblocks, bytes >> ns->lba_shift);
+		if (nvb_reactor_count() > 0)
+			nvb_reactors_barrier();
+		if (ns->be->ops->resize(ns->be, bytes, err, errlen) != 0) {
+			atomic_store(&ns->nblocks, old_bytes >> ns->lba_shift);
+			goto fail;
+		}
 		nvb_warn("subsystem %s: namespace %u shrunk from %llu to %llu bytes: data past "
 			 "the new end is gone", ss->nqn, nsid, (unsigned long long)old_bytes,
 			 (unsigned long long)bytes);
-	atomic_store(&ns->nblocks, bytes >> ns->lba_shift);
+	} else {
+		/* Grow: the backend must have the room before hosts may address it. */
+		if (ns->be->ops->resize(ns->be, bytes, err, errlen) != 0)
+			goto fail;
+		atomic_store(&ns->nblocks, bytes >> ns->lba_shift);
+	}
 	idx = running_ns_index(sc, nsid);
 	if (idx >= 0)
 		sc->ns[idx].size = bytes;

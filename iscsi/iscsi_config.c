@@ -284,9 +284,9 @@ struct pctx {
 	char scope[ISCSI_NAME_MAX + 40];
 };
 
-static int fail(struct pctx *pc, const config_setting_t *s, const char *fmt, ...)
+static void report(struct pctx *pc, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-static int fail(struct pctx *pc, const config_setting_t *s, const char *fmt, ...)
+static void report(struct pctx *pc, const config_setting_t *s, const char *fmt, ...)
 {
 	char msg[600];
 	va_list ap;
@@ -294,9 +294,13 @@ static int fail(struct pctx *pc, const config_setting_t *s, const char *fmt, ...
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return nvb_config_errorf(pc->cfg, s, pc->err, pc->errlen, "iscsi%s%s: %s",
-				 pc->scope[0] ? " " : "", pc->scope, msg);
+	nvb_config_errorf(pc->cfg, s, pc->err, pc->errlen, "iscsi%s%s: %s",
+			  pc->scope[0] ? " " : "", pc->scope, msg);
 }
+
+/* Report, then -1: a macro so that the -1 shows at each caller (the static
+ * analyzer does not follow the return value of a variadic function). */
+#define fail(pc, s, ...) (report((pc), (s), __VA_ARGS__), -1)
 
 static void warn(struct pctx *pc, const config_setting_t *s, const char *msg)
 {
@@ -718,6 +722,7 @@ static int parse_initiators(struct pctx *pc, const config_setting_t *s,
 		return -1;
 	n = config_setting_length(s);
 	t->initiators = calloc((size_t)n + 1, sizeof(*t->initiators));
+	t->ninitiators = 0;     /* iscsi_target_allows reads the first ninitiators */
 	if (!t->initiators)
 		return fail(pc, s, "out of memory");
 	for (int i = 0; i < n; i++) {

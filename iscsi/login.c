@@ -104,7 +104,7 @@ static uint16_t setup_session(struct iscsi_login *l, const char **why)
 	bool discovery = stype && !strcmp(stype, "Discovery");
 	const struct iscsi_target_conf *t = NULL;
 
-	if (stype && !discovery && strcmp(stype, "Normal")) {
+	if (stype && !discovery && strcmp(stype, "Normal") != 0) {
 		*why = "unknown SessionType";
 		return ISCSI_LOGIN_SESSION_TYPE_UNSUPPORTED;
 	}
@@ -313,7 +313,7 @@ static int check_identity(struct iscsi_login *l, const struct iscsi_login_req *r
 		return 0;
 	}
 	if (req->version_max != l->version_max || req->version_min != l->version_min ||
-	    memcmp(req->isid, r->isid, sizeof(r->isid)) || tsih != r->tsih ||
+	    memcmp(req->isid, r->isid, sizeof(r->isid)) != 0 || tsih != r->tsih ||
 	    be16toh(req->cid) != r->cid)
 		return login_fail(l, req, ISCSI_LOGIN_INITIATOR_ERROR,
 				  "version, ISID, TSIH or CID changed during login", out);

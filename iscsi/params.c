@@ -59,7 +59,7 @@ static const char *const taskrep_values[] = { "RFC3720", "ResponseFence", "FastA
 
 #define PREF(f)   offsetof(struct iscsi_target_prefs, f)
 #define RES(f)    offsetof(struct iscsi_session_params, f)
-#define VALUES(a) .values = a, .nvalues = sizeof(a) / sizeof(a[0])
+#define VALUES(a) .values = (a), .nvalues = sizeof(a) / sizeof((a)[0])
 #define MAX_DSL   ISCSI_MAX_DSL
 
 /* The table; its order settles dependencies between keys of one request
@@ -499,7 +499,7 @@ static int handle_str_decl(struct iscsi_neg *n, enum iscsi_key_id id, const char
 
 	if (len < k->min || len > k->max)
 		return fail(n, k->name, ISCSI_LOGIN_INITIATOR_ERROR, "invalid length");
-	if (redeclared && strcmp(dst, v))
+	if (redeclared && strcmp(dst, v) != 0)
 		return fail(n, k->name, ISCSI_LOGIN_INITIATOR_ERROR, "declared twice");
 	memcpy(dst, v, len + 1);
 	return 0;

@@ -160,9 +160,9 @@ static int check_snack_req(const void *bhs, const struct iscsi_conn_limits *lim,
 }
 
 #define RX(nm, disc, ahs, data, fn) \
-	{ .name = nm, .from_initiator = true, .discovery_ok = disc, .ahs_ok = ahs, \
-	  .data_ok = data, .check = fn }
-#define TX(nm) { .name = nm }
+	{ .name = (nm), .from_initiator = true, .discovery_ok = (disc), .ahs_ok = (ahs), \
+	  .data_ok = (data), .check = (fn) }
+#define TX(nm) { .name = (nm) }
 
 static const struct opcode_rule opcode_rules[ISCSI_OPCODE_MASK + 1] = {
 	[ISCSI_OP_NOP_OUT]    = RX("NOP-Out",         true,  false, true,  check_nop_out),

@@ -20,6 +20,7 @@
 #include "iscsi/scsi_internal.h"
 
 #include "bridge/bufpool.h"
+#include "bridge/iov.h"
 
 /* ---- CDB usage data (SPC-5 §6.35.3), byte 0 is the opcode ---- */
 
@@ -115,17 +116,17 @@ static const uint8_t u_rdd12[]     = { 0xb7, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff,
 #define NONE SCSI_DIR_NONE
 
 #define CMD(op, nm, u, fn, d, fl) \
-	{ .name = nm, .opcode = op, .cdb_len = sizeof(u), .usage = u, .exec = fn, \
-	  .dir = d, .flags = fl }
+	{ .name = (nm), .opcode = (op), .cdb_len = sizeof(u), .usage = (u), .exec = (fn), \
+	  .dir = (d), .flags = (fl) }
 #define SA_CMD(op, s, nm, u, fn, d, fl) \
-	{ .name = nm, .opcode = op, .sa = s, .has_sa = true, .cdb_len = sizeof(u), \
-	  .usage = u, .exec = fn, .dir = d, .flags = fl }
+	{ .name = (nm), .opcode = (op), .sa = (s), .has_sa = true, .cdb_len = sizeof(u), \
+	  .usage = (u), .exec = (fn), .dir = (d), .flags = (fl) }
 #define EXT(op, nm, u, slot, d, fl) \
-	{ .name = nm, .opcode = op, .cdb_len = sizeof(u), .usage = u, .ext = slot, \
-	  .dir = d, .flags = fl }
+	{ .name = (nm), .opcode = (op), .cdb_len = sizeof(u), .usage = (u), .ext = (slot), \
+	  .dir = (d), .flags = (fl) }
 #define EXT_SA(op, s, nm, u, slot, d, fl) \
-	{ .name = nm, .opcode = op, .sa = s, .has_sa = true, .cdb_len = sizeof(u), \
-	  .usage = u, .ext = slot, .dir = d, .flags = fl }
+	{ .name = (nm), .opcode = (op), .sa = (s), .has_sa = true, .cdb_len = sizeof(u), \
+	  .usage = (u), .ext = (slot), .dir = (d), .flags = (fl) }
 
 enum {
 	NO_LU = SCSI_CMD_NO_LU,
@@ -375,48 +376,6 @@ int scsi_iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len,
 	return len ? -1 : n;
 }
 
-size_t scsi_iov_copy_to(const struct iovec *iov, int iovcnt, size_t off, const void *src,
-			size_t len)
-{
-	const uint8_t *p = src;
-	size_t done = 0;
-
-	for (int i = 0; i < iovcnt && done < len; i++) {
-		size_t seg = iov[i].iov_len, n;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		n = seg - off < len - done ? seg - off : len - done;
-		memcpy((uint8_t *)iov[i].iov_base + off, p + done, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
-size_t scsi_iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst,
-			  size_t len)
-{
-	uint8_t *p = dst;
-	size_t done = 0;
-
-	for (int i = 0; i < iovcnt && done < len; i++) {
-		size_t seg = iov[i].iov_len, n;
-
-		if (off >= seg) {
-			off -= seg;
-			continue;
-		}
-		n = seg - off < len - done ? seg - off : len - done;
-		memcpy(p + done, (const uint8_t *)iov[i].iov_base + off, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
 size_t scsi_task_data_in(struct scsi_task *t, const void *buf, size_t len, size_t alloc_len)
 {
 	size_t want = len < alloc_len ? len : alloc_len;
@@ -424,7 +383,7 @@ size_t scsi_task_data_in(struct scsi_task *t, const void *buf, size_t len, size_
 	size_t n = want < room ? want : room;
 
 	t->want_len = want;
-	t->xfer_len = scsi_iov_copy_to(t->iov, t->iovcnt, 0, buf, n);
+	t->xfer_len = nvb_iov_from_buf(t->iov, t->iovcnt, 0, buf, n);
 	return t->xfer_len;
 }
 
@@ -436,7 +395,7 @@ size_t scsi_task_data_out(struct scsi_task *t, size_t off, void *buf, size_t len
 		return 0;
 	if (len > have - off)
 		len = have - off;
-	return scsi_iov_copy_from(t->iov, t->iovcnt, off, buf, len);
+	return nvb_iov_to_buf(t->iov, t->iovcnt, off, buf, len);
 }
 
 /* ---- completion ---- */

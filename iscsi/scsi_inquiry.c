@@ -412,7 +412,7 @@ void spc_report_luns(struct scsi_task *t)
 	memset(d, 0, 8);
 	put_be32(d, (uint32_t)(8 * n));
 	for (int i = 0; i < n; i++)
-		scsi_lun_encode(luns[i], d + 8 + 8 * i);
+		scsi_lun_encode(luns[i], d + 8 + 8 * (size_t)i);
 	scsi_task_data_in(t, d, 8 + 8 * (size_t)n, alloc);
 out:
 	nvb_buf_put(t->reactor, luns, REPORT_LUNS_MAX * sizeof(*luns));

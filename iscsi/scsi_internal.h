@@ -197,9 +197,6 @@ void scsi_io_release(struct scsi_task *t, struct scsi_io *s);
 /* Iovec helpers. */
 int scsi_iov_slice(const struct iovec *src, int srccnt, size_t off, size_t len,
 		   struct iovec *dst, int dstmax);
-size_t scsi_iov_copy_to(const struct iovec *iov, int iovcnt, size_t off, const void *src,
-			size_t len);
-size_t scsi_iov_copy_from(const struct iovec *iov, int iovcnt, size_t off, void *dst,
-			  size_t len);
+/* Copies to and from iovecs: bridge/iov.h. */
 
 #endif

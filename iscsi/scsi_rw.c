@@ -28,6 +28,7 @@
 #include "iscsi/scsi_internal.h"
 
 #include "bridge/bufpool.h"
+#include "bridge/iov.h"
 
 /* ---- NVMe command slots ---- */
 
@@ -105,7 +106,7 @@ static bool slot_set_task_data(struct scsi_task *t, struct scsi_io *s, size_t of
 	if (!slot_bounce(t, s, len))
 		return false;
 	if (to_device) {
-		scsi_iov_copy_from(t->iov, t->iovcnt, off, s->bounce, avail);
+		nvb_iov_to_buf(t->iov, t->iovcnt, off, s->bounce, avail);
 		memset((uint8_t *)s->bounce + avail, 0, len - avail);
 	} else {
 		s->copy_off = off;
@@ -153,7 +154,7 @@ void scsi_io_submit(struct scsi_task *t, struct scsi_io *s,
 static void slot_copy_out(struct scsi_task *t, struct scsi_io *s)
 {
 	if (s->copy_len)
-		scsi_iov_copy_to(t->iov, t->iovcnt, s->copy_off, s->bounce, s->copy_len);
+		nvb_iov_from_buf(t->iov, t->iovcnt, s->copy_off, s->bounce, s->copy_len);
 }
 
 /* ---- runs: a block range as a series of NVMe commands ---- */
@@ -441,7 +442,7 @@ static size_t first_difference(const struct scsi_task *t, size_t data_off, const
 		uint8_t tmp[512];
 
 		seg = len - i < sizeof(tmp) ? len - i : sizeof(tmp);
-		scsi_iov_copy_from(t->iov, t->iovcnt, data_off + i, tmp, seg);
+		nvb_iov_to_buf(t->iov, t->iovcnt, data_off + i, tmp, seg);
 		for (size_t j = 0; j < seg; j++)
 			if (tmp[j] != buf[i + j])
 				return i + j;

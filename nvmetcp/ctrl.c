@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bridge/iov.h"
 #include "bridge/log.h"
 
 /* Recursive: a transport may tear a queue down from inside ops->kill. */
@@ -114,50 +115,19 @@ void nvmet_req_complete(struct nvmet_req *req, nvb_status status)
 	req->complete(req);
 }
 
-/* Walk the request's iovec from byte `off`, `len` bytes: copy in, copy out
- * or zero. Returns the bytes handled (less when the buffers are shorter). */
-enum iov_op { IOV_TO, IOV_FROM, IOV_ZERO };
-static size_t nvmet_iov_walk(struct nvmet_req *req, size_t off, void *buf, size_t len,
-			     enum iov_op op)
-{
-	size_t done = 0;
-
-	for (int i = 0; i < req->iovcnt && done < len; i++) {
-		struct iovec *v = &req->iov[i];
-		size_t n;
-
-		if (off >= v->iov_len) {
-			off -= v->iov_len;
-			continue;
-		}
-		n = v->iov_len - off;
-		if (n > len - done)
-			n = len - done;
-		if (op == IOV_TO)
-			memcpy((char *)v->iov_base + off, (const char *)buf + done, n);
-		else if (op == IOV_FROM)
-			memcpy((char *)buf + done, (const char *)v->iov_base + off, n);
-		else
-			memset((char *)v->iov_base + off, 0, n);
-		done += n;
-		off = 0;
-	}
-	return done;
-}
-
 void nvmet_copy_to_req(struct nvmet_req *req, size_t off, const void *src, size_t len)
 {
-	nvmet_iov_walk(req, off, (void *)src, len, IOV_TO);
+	nvb_iov_from_buf(req->iov, req->iovcnt, off, src, len);
 }
 
 size_t nvmet_copy_from_req(struct nvmet_req *req, size_t off, void *dst, size_t len)
 {
-	return nvmet_iov_walk(req, off, dst, len, IOV_FROM);
+	return nvb_iov_to_buf(req->iov, req->iovcnt, off, dst, len);
 }
 
 void nvmet_zero_req(struct nvmet_req *req, size_t off, size_t len)
 {
-	nvmet_iov_walk(req, off, NULL, len, IOV_ZERO);
+	nvb_iov_zero(req->iov, req->iovcnt, off, len);
 }
 
 void nvmet_log_put(struct nvmet_log_writer *w, const void *data, size_t len)

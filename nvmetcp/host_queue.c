@@ -8,6 +8,7 @@
  * per command.
  */
 #include "nvmetcp/host_priv.h"
+#include "bridge/iov.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -69,24 +70,6 @@ static int iov_slice(const struct iovec *iov, int cnt, size_t off, size_t len,
 		*covered += take;
 	}
 	return n;
-}
-
-static void iov_copy_in(const struct iovec *iov, int cnt, size_t off, const uint8_t *src,
-			size_t len)
-{
-	for (int i = 0; i < cnt && len > 0; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		size_t take = l - off < len ? l - off : len;
-		memcpy((uint8_t *)iov[i].iov_base + off, src, take);
-		src += take;
-		len -= take;
-		off = 0;
-	}
 }
 
 /* ---- command slots ---- */
@@ -584,7 +567,7 @@ static void rx_phase_done(struct nvmeh_queue *q)
 
 static void rx_data_in(struct nvmeh_queue *q, const uint8_t *p, size_t len)
 {
-	iov_copy_in(q->rd_iov, q->rd_iovcnt, q->rd_off + q->rx_got, p, len);
+	nvb_iov_from_buf(q->rd_iov, q->rd_iovcnt, q->rd_off + q->rx_got, p, len);
 	if (q->rl.ddgst_len)
 		q->rx_crc = nvb_crc32c_update(q->rx_crc, p, len);
 }

@@ -1,5 +1,5 @@
-# `make lint`: cppcheck over bridge/ nvmetcp/ daemon/ tests/ and clang-tidy
-# over bridge/ nvmetcp/ daemon/; fails on any finding that
+# `make lint`: cppcheck over bridge/ nvmetcp/ iscsi/ daemon/ tests/ and
+# clang-tidy over bridge/ nvmetcp/ iscsi/ daemon/; fails on any finding that
 # tests/lint-suppressions.txt does not list (with its reason) as a false
 # positive. Not part of `make check`: it needs both tools (Debian packages
 # cppcheck and clang-tidy) and takes a minute or two.

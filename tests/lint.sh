@@ -3,10 +3,10 @@
 #
 # tests/lint.sh SRCDIR BUILDDIR CFLAGS...: the `make lint` target.
 #
-# Runs cppcheck over bridge/ nvmetcp/ daemon/ tests/ and clang-tidy over the
-# .c files of bridge/ nvmetcp/ daemon/ (CFLAGS are the compile flags clang-tidy
-# needs), then drops the findings listed in tests/lint-suppressions.txt. Exits
-# 1 if any finding is left, 2 if a tool is missing or fails to run.
+# Runs cppcheck over bridge/ nvmetcp/ iscsi/ daemon/ tests/ and clang-tidy over
+# the .c files of bridge/ nvmetcp/ iscsi/ daemon/ (CFLAGS are the compile flags
+# clang-tidy needs), then drops the findings listed in tests/lint-suppressions.txt.
+# Exits 1 if any finding is left, 2 if a tool is missing or fails to run.
 #
 # Environment: CPPCHECK, CLANG_TIDY (the programs), LINT_JOBS (clang-tidy
 # processes at once, default 2).
@@ -59,7 +59,7 @@ echo "lint: cppcheck $("$CPPCHECK" --version | sed 's/^Cppcheck //')"
 	-I. -I"$builddir" --suppress=missingIncludeSystem --library=posix \
 	--library="$tmp/nvbridge.cfg" \
 	--template='cppcheck|{id}|{file}|{line}|{message}' \
-	bridge nvmetcp daemon tests 2>"$tmp/cppcheck.txt"
+	bridge nvmetcp iscsi daemon tests 2>"$tmp/cppcheck.txt"
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	cat "$tmp/cppcheck.txt" >&2
@@ -69,7 +69,7 @@ fi
 
 echo "lint: $("$CLANG_TIDY" --version | grep -i 'llvm version' | sed 's/^ *//')"
 mkdir "$tmp/tidy" || exit 2
-ls bridge/*.c nvmetcp/*.c daemon/*.c |
+ls bridge/*.c nvmetcp/*.c iscsi/*.c daemon/*.c |
 	xargs -P "$LINT_JOBS" -I{} sh "$self" --tidy-one "$tmp/tidy" {} "$@"
 failed=0
 for rc in "$tmp"/tidy/*.rc; do

@@ -1459,7 +1459,7 @@ static void track_bio_done(struct nvb_bio *bio, int err)
 	nvb_bio_done orig = NULL;
 
 	pthread_mutex_lock(&t->lock);
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < TRACK_SLOTS; i++) {
 		if (t->fly[i].bio == bio) {
 			orig = t->fly[i].done;
 			t->fly[i].bio = NULL;
@@ -1522,9 +1522,13 @@ static void track_submit(struct nvb_backend *be, struct nvb_bio *bio)
 	default:
 		break;
 	}
-	for (i = 0; i < 64 && t->fly[i].bio; i++)
+	for (i = 0; i < TRACK_SLOTS && t->fly[i].bio; i++)
 		;
-	ck_assert_int_lt(i, 64);
+	if (i == TRACK_SLOTS) {
+		pthread_mutex_unlock(&t->lock);
+		ck_abort_msg("more than %d bios in flight", TRACK_SLOTS);
+		return;
+	}
 	t->fly[i].bio = bio;
 	t->fly[i].done = bio->done;
 	bio->done = track_bio_done;
