@@ -14,18 +14,8 @@ ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
 nvb_log "descriptor limit: $(ulimit -n)"
 
 hostile_conf() {
-	cat >"$1" <<CONF
-reactors = 2;
-log_level = "warning";
-ctl_socket = "$SOCK";
-ana_groups = ( { id = 1; state = "optimized"; } );
-ports = ( { id = 1; address = "127.0.0.1"; port = $PORT1; ana_group = 1; } );
-subsystems = ( {
-	nqn = "$NQN";
-	allow_any_host = true;
-	namespaces = ( { nsid = 1; backend = "ram"; size = "64M"; lba_size = 512; } );
-} );
-CONF
+	nvb_one_port_conf "$1" warning \
+		"ram 64M 512"
 }
 
 nvb_start_daemon hostile 1 hostile_conf

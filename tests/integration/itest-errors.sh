@@ -6,21 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 err_conf() {
-	cat >"$1" <<CONF
-reactors = 2;
-log_level = "info";
-ctl_socket = "$SOCK";
-ana_groups = ( { id = 1; state = "optimized"; } );
-ports = ( { id = 1; address = "127.0.0.1"; port = $PORT1; ana_group = 1; } );
-subsystems = ( {
-	nqn = "$NQN";
-	allow_any_host = true;
-	namespaces = (
-		{ nsid = 1; backend = "ram"; size = "16M"; lba_size = 512; },
-		{ nsid = 2; backend = "file"; path = "$T/disk.img"; size = "16M"; lba_size = 4096; }
-	);
-} );
-CONF
+	nvb_one_port_conf "$1" info \
+		"ram 16M 512" "file $T/disk.img 16M 4096"
 }
 
 nvb_mkfile "$T/disk.img" 16M

@@ -6,18 +6,8 @@
 . "$(dirname "$0")/lib.sh"
 
 ka_conf() {
-	cat >"$1" <<CONF
-reactors = 2;
-log_level = "info";
-ctl_socket = "$SOCK";
-ana_groups = ( { id = 1; state = "optimized"; } );
-ports = ( { id = 1; address = "127.0.0.1"; port = $PORT1; ana_group = 1; } );
-subsystems = ( {
-	nqn = "$NQN";
-	allow_any_host = true;
-	namespaces = ( { nsid = 1; backend = "ram"; size = "16M"; lba_size = 512; } );
-} );
-CONF
+	nvb_one_port_conf "$1" info \
+		"ram 16M 512"
 }
 
 nvb_start_daemon ka 1 ka_conf

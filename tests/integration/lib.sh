@@ -186,6 +186,41 @@ nvb_run() {
 }
 
 # A file for the file backend (sparse).
+# Write the config most scenarios use to file $1: one port ($PORT1, ANA group 1
+# optimized), one subsystem $NQN open to any host, log level $2, then one
+# namespace per further argument, NSIDs 1, 2, ... in order:
+#   "ram SIZE LBA_SIZE"  or  "file PATH SIZE LBA_SIZE"
+# A confunc for nvb_start_daemon: my_conf() { nvb_one_port_conf "$1" info "ram 16M 512"; }
+nvb_one_port_conf() {
+	local file=$1 level=$2 nsid=0 spec entries=
+	shift 2
+	for spec in "$@"; do
+		local -a f
+		read -r -a f <<<"$spec"
+		nsid=$((nsid + 1))
+		[ -n "$entries" ] && entries+=$',\n\t\t'
+		case ${f[0]} in
+		ram)  entries+="{ nsid = $nsid; backend = \"ram\"; size = \"${f[1]}\"; lba_size = ${f[2]}; }" ;;
+		file) entries+="{ nsid = $nsid; backend = \"file\"; path = \"${f[1]}\"; size = \"${f[2]}\"; lba_size = ${f[3]}; }" ;;
+		*)    nvb_fail "nvb_one_port_conf: bad namespace spec '$spec'" ;;
+		esac
+	done
+	cat >"$file" <<CONF
+reactors = 2;
+log_level = "$level";
+ctl_socket = "$SOCK";
+ana_groups = ( { id = 1; state = "optimized"; } );
+ports = ( { id = 1; address = "127.0.0.1"; port = $PORT1; ana_group = 1; } );
+subsystems = ( {
+	nqn = "$NQN";
+	allow_any_host = true;
+	namespaces = (
+		$entries
+	);
+} );
+CONF
+}
+
 nvb_mkfile() {
 	truncate -s "$2" "$1" || nvb_fail "cannot create $1"
 }
