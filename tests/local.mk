@@ -1,6 +1,7 @@
 # tests/: each area keeps its own fragment.
 TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 TEST_LIBS = $(CHECK_LIBS)
+EXTRA_DIST += tests/unit/testlib.h
 
 include $(srcdir)/tests/unit/config.mk
 include $(srcdir)/tests/unit/pdu.mk

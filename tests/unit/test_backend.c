@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/testlib.h"
 #include "bridge/backend.h"
 #include "bridge/bufpool.h"
 
@@ -23,16 +24,7 @@
 static char tmpdir[64];
 static struct nvb_reactor *reactor;
 
-/* rm -rf, without forking a shell from a big (ASan) process. */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
-static void remove_tree(const char *dir)
-{
-	ck_assert_int_eq(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-}
 
 static void setup(void)
 {
@@ -45,7 +37,7 @@ static void setup(void)
 static void teardown(void)
 {
 	nvb_reactor_destroy_local(reactor);
-	remove_tree(tmpdir);
+	test_remove_tree(tmpdir);
 }
 
 static void tmp_path(char *buf, size_t len, const char *name)

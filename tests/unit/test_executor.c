@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/testlib.h"
 #include "bridge/bufpool.h"
 #include "bridge/executor.h"
 
@@ -78,16 +79,7 @@ static void publish_failing_ns(void)
 
 /* ---- fixture ---- */
 
-/* rm -rf, without forking a shell from a big (ASan) process. */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
-static void remove_tree(const char *dir)
-{
-	ck_assert_int_eq(nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
-}
 
 static void setup(void)
 {
@@ -124,18 +116,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (uint32_t nsid = 1; nsid <= NVB_MAX_NSID; nsid++) {
-		struct nvb_ns *ns = atomic_exchange(&ss->ns[nsid], NULL);
-
-		if (ns) {
-			/* Every command gave its reference back. */
-			ck_assert_int_eq(atomic_load(&ns->refs), 1);
-			nvb_ns_put(ns);
-		}
-	}
+	test_unpublish_all(ss);
 	free(ss);
 	nvb_reactor_destroy_local(reactor);
-	remove_tree(tmpdir);
+	test_remove_tree(tmpdir);
 }
 
 static struct nvb_ns *ns_at(uint32_t nsid)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/testlib.h"
 #include "bridge/bufpool.h"
 #include "bridge/executor.h"
 #include "bridge/resv.h"
@@ -47,10 +48,6 @@ static struct nvb_host_id host_a, host_b, host_c, iscsi_1, iscsi_2;
 
 /* ---- fixture ---- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void ns_path(uint32_t nsid, char *buf, size_t len)
 {
@@ -87,12 +84,7 @@ static struct nvb_ns *ns_publish(uint32_t nsid)
 
 static void ns_unpublish(uint32_t nsid)
 {
-	struct nvb_ns *ns = atomic_exchange(&ss->ns[nsid], NULL);
-
-	if (ns) {
-		ck_assert_int_eq(atomic_load(&ns->refs), 1);
-		nvb_ns_put(ns);
-	}
+	test_unpublish_ns(ss, nsid);
 }
 
 static struct nvb_ns *ns_at(uint32_t nsid)
@@ -133,11 +125,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (uint32_t nsid = 1; nsid <= NVB_MAX_NSID; nsid++)
-		ns_unpublish(nsid);
+	test_unpublish_all(ss);
 	free(ss);
 	nvb_reactor_destroy_local(reactor);
-	ck_assert_int_eq(nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+	test_remove_tree(tmpdir);
 }
 
 /* ---- running commands on the local reactor ---- */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tests/unit/testlib.h"
 #include "bridge/bufpool.h"
 #include "iscsi/scsi.h"
 
@@ -68,11 +69,6 @@ static void make_ids(struct nvb_ns_conf *c, uint32_t nsid)
 
 static char tmpdir[64];
 
-/* rm -rf, without forking a shell from a big (ASan) process. */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void setup(void)
 {
@@ -130,18 +126,10 @@ static void setup(void)
 
 static void teardown(void)
 {
-	for (uint32_t nsid = 1; nsid <= NVB_MAX_NSID; nsid++) {
-		struct nvb_ns *ns = atomic_exchange(&ss->ns[nsid], NULL);
-
-		if (ns) {
-			/* Every task gave its reference back. */
-			ck_assert_int_eq(atomic_load(&ns->refs), 1);
-			nvb_ns_put(ns);
-		}
-	}
+	test_unpublish_all(ss);
 	free(ss);
 	nvb_reactor_destroy_local(reactor);
-	ck_assert_int_eq(nftw(tmpdir, rm_entry, 8, FTW_DEPTH | FTW_PHYS), 0);
+	test_remove_tree(tmpdir);
 }
 
 /* ---- running tasks ---- */
